@@ -1,0 +1,22 @@
+//! netsweep's stable data types and its coordinator ↔ worker wire protocol.
+//!
+//! Everything that crosses a process boundary or lands on disk is defined here: the [`Job`] a
+//! worker runs, the [`Outcome`] and [`DeviceRecord`] it produces (also the journal and
+//! `--format jsonl` schema), and the length-prefixed [`frame`]s that carry them over a pipe.
+//!
+//! This crate must stay small and dependency-light (serde, serde_json, thiserror): it does no
+//! I/O beyond reading and writing frames on a byte stream it is handed, and it knows nothing of
+//! SSH, YAML, threads or processes.
+
+pub mod frame;
+pub mod job;
+pub mod outcome;
+
+pub use frame::{CoordinatorMessage, FrameError, WorkerMessage};
+pub use job::{DeviceTarget, HostKeyPolicy, Job, JobId, Secret, Timeouts};
+pub use outcome::{AttemptSummary, CommandOutput, DeviceRecord, Outcome, Stage, Timings};
+
+/// Version of the frame protocol. A coordinator and a worker of different versions refuse to
+/// talk (see [`frame::CoordinatorMessage::Hello`]); bump it on any incompatible change to the
+/// types carried in frames.
+pub const PROTOCOL_VERSION: u32 = 1;
