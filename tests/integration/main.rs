@@ -1,1 +1,9 @@
-//! Integration tests: run the real binaries.
+//! Integration tests: the real `netsweep`, `netsweep-worker` and `netsweep-sim` binaries (and
+//! the pool library driving the real worker binary) against simulated fleets on loopback.
+//!
+//! One test binary, so the crates link once; helpers live in `harness`.
+
+mod harness;
+mod pool_contract;
+mod supervision;
+mod sweep;

@@ -1,1 +1,264 @@
-//! One SSH session to one device over ssh2: connect, authenticate, check host keys, drive the platform's CLI, classify the outcome.
+//! One SSH session to one device over `ssh2`: connect, check the host key, authenticate, drive
+//! the platform's CLI (or exec channels), and classify how it ended.
+//!
+//! The entry point is [`run_job`]: it walks the stages connect → handshake → host_key → auth →
+//! prompt → enable → command → close, reports each stage as it enters it, times them, and
+//! returns a [`DeviceRecord`] whatever happens: it never panics on device behaviour and never
+//! waits without a bound (every libssh2 call runs under `Session::set_timeout`).
+//!
+//! This crate knows nothing of pools, threads, processes or other devices, and never prints.
+//! State shared between sessions of one process (parsed keys, the known_hosts lock) lives in
+//! [`SessionContext`].
+
+mod context;
+mod error;
+mod exec;
+mod io;
+mod known_hosts;
+pub mod platform;
+mod shell;
+mod text;
+mod transport;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use netsweep_protocol::{CommandOutput, DeviceRecord, Job, Outcome, Stage, Timings};
+
+pub use context::SessionContext;
+use error::SessionError;
+use platform::{Driver, Transport};
+use shell::{CommandFailure, Shell};
+#[doc(hidden)]
+pub use transport::set_quickack_enabled;
+
+/// Per-command output cap. Output beyond it is dropped (the session still reads it to find the
+/// prompt) and the [`CommandOutput`] is marked `truncated`.
+pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Runs one device job start to finish with the driver of `job.target.platform`.
+///
+/// Calls `on_stage` as each stage is entered. The record's `worker` is left empty and its
+/// `attempt` is `job.attempt`: the pool fills in the rest.
+pub fn run_job(job: &Job, ctx: &SessionContext, on_stage: &mut dyn FnMut(Stage)) -> DeviceRecord {
+    match platform::driver(&job.target.platform) {
+        Some(driver) => run_job_with_driver(job, ctx, driver, on_stage),
+        None => {
+            let supported: Vec<&str> = platform::device_types().iter().map(|(n, _)| *n).collect();
+            let err = SessionError::UnknownPlatform {
+                platform: job.target.platform.clone(),
+                supported: supported.join(", "),
+            };
+            let mut record = DeviceRecord::from_target(
+                &job.target,
+                err.outcome(Stage::Connect),
+                err.message(Stage::Connect, None),
+            );
+            record.attempt = job.attempt;
+            record
+        }
+    }
+}
+
+/// [`run_job`] with an explicit driver: for a platform variant not in the table yet, or a
+/// test that needs a driver changed (e.g. without its paging-off commands).
+pub fn run_job_with_driver(
+    job: &Job,
+    ctx: &SessionContext,
+    driver: &Driver,
+    on_stage: &mut dyn FnMut(Stage),
+) -> DeviceRecord {
+    let started = Instant::now();
+    let mut stages = StageClock::new(on_stage);
+    let mut outputs: Vec<CommandOutput> = Vec::new();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        sweep(job, ctx, driver, &mut stages, &mut outputs)
+    }));
+    let current = stages.current;
+    let running = stages.running.take();
+    let mut timings = stages.finish();
+    timings.total_ms = ms_since(started);
+
+    let (outcome, message) = match result {
+        Ok(Ok(())) => summarize(&outputs, timings.total_ms),
+        Ok(Err(err)) => {
+            tracing::debug!(device = %job.target.name, error = %err, "session failed");
+            (
+                err.outcome(current),
+                err.message(current, running.as_deref()),
+            )
+        }
+        Err(_) => (
+            Outcome::ProtocolError,
+            format!(
+                "{current}: netsweep hit an internal error while talking to the device; please report it"
+            ),
+        ),
+    };
+    DeviceRecord {
+        device: job.target.name.clone(),
+        host: job.target.host.clone(),
+        port: job.target.port,
+        platform: job.target.platform.clone(),
+        outcome,
+        message,
+        outputs,
+        timings,
+        worker: String::new(),
+        attempt: job.attempt,
+        previous_attempts: Vec::new(),
+    }
+}
+
+/// The outcome and message of a session that ran every command.
+fn summarize(outputs: &[CommandOutput], total_ms: f64) -> (Outcome, String) {
+    let failed: Vec<&CommandOutput> = outputs.iter().filter(|o| o.error.is_some()).collect();
+    match failed.as_slice() {
+        [] => (
+            Outcome::Ok,
+            format!(
+                "ran {} command{} in {total_ms:.0} ms",
+                outputs.len(),
+                if outputs.len() == 1 { "" } else { "s" }
+            ),
+        ),
+        [first, rest @ ..] => {
+            let error = first.error.as_deref().unwrap_or_default();
+            let others = if rest.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (and {} more of {} commands failed)",
+                    rest.len(),
+                    outputs.len()
+                )
+            };
+            (
+                Outcome::CommandError,
+                format!(
+                    "command: {:?} failed: {error}{others}; check the command for this platform",
+                    first.command
+                ),
+            )
+        }
+    }
+}
+
+/// The whole session; `outputs` receives every command's output, partial ones included.
+fn sweep(
+    job: &Job,
+    ctx: &SessionContext,
+    driver: &Driver,
+    stages: &mut StageClock<'_>,
+    outputs: &mut Vec<CommandOutput>,
+) -> Result<(), SessionError> {
+    let target = &job.target;
+    let timeout = job.timeouts.command;
+
+    stages.enter(Stage::Connect);
+    let stream = transport::tcp_connect(&target.host, target.port, job.timeouts.connect)?;
+
+    stages.enter(Stage::Handshake);
+    let conn = transport::handshake(stream, timeout)?;
+
+    stages.enter(Stage::HostKey);
+    known_hosts::verify(
+        &conn.session,
+        ctx,
+        job.host_key_policy,
+        job.known_hosts.as_deref(),
+        &target.host,
+        target.port,
+    )?;
+
+    stages.enter(Stage::Auth);
+    transport::authenticate(&conn, target, ctx, driver.password_methods, timeout)?;
+
+    let keep_partial = |outputs: &mut Vec<CommandOutput>, failure: CommandFailure| {
+        outputs.extend(failure.partial.map(|p| *p));
+        failure.error
+    };
+    match driver.transport {
+        Transport::Shell => {
+            stages.enter(Stage::Prompt);
+            let mut shell = Shell::open(&conn, driver, timeout)?;
+            shell.prepare()?;
+            if driver.enable.is_some() {
+                stages.enter(Stage::Enable);
+                shell.enable(target.secret.as_ref())?;
+            }
+            tracing::debug!(device = %target.name, prompt = shell.prompt(), "session ready");
+            stages.enter(Stage::Command);
+            for command in &job.commands {
+                stages.running = Some(command.clone());
+                match shell.send_command(command) {
+                    Ok(out) => outputs.push(out),
+                    Err(failure) => return Err(keep_partial(outputs, failure)),
+                }
+            }
+            stages.running = None;
+            stages.enter(Stage::Close);
+            shell.close();
+        }
+        Transport::Exec => {
+            stages.enter(Stage::Command);
+            for command in &job.commands {
+                stages.running = Some(command.clone());
+                match exec::run(&conn, command, timeout) {
+                    Ok(out) => outputs.push(out),
+                    Err(failure) => return Err(keep_partial(outputs, failure)),
+                }
+            }
+            stages.running = None;
+            stages.enter(Stage::Close);
+        }
+    }
+    // Results are in; a device slow to say goodbye must not hold them up or change them.
+    conn.close(timeout.min(std::time::Duration::from_secs(1)));
+    Ok(())
+}
+
+/// Milliseconds since `start`, as the protocol's timings count them.
+pub(crate) fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Tracks the current stage, reports stage changes and accumulates per-stage time.
+struct StageClock<'f> {
+    on_stage: &'f mut dyn FnMut(Stage),
+    current: Stage,
+    /// The command being run, for messages about a failure in the middle of it.
+    running: Option<String>,
+    since: Instant,
+    timings: Timings,
+}
+
+impl<'f> StageClock<'f> {
+    fn new(on_stage: &'f mut dyn FnMut(Stage)) -> Self {
+        StageClock {
+            on_stage,
+            current: Stage::Queued,
+            running: None,
+            since: Instant::now(),
+            timings: Timings::default(),
+        }
+    }
+
+    fn enter(&mut self, stage: Stage) {
+        self.close_current();
+        self.current = stage;
+        (self.on_stage)(stage);
+    }
+
+    fn close_current(&mut self) {
+        let now = Instant::now();
+        let ms = now.duration_since(self.since).as_secs_f64() * 1000.0;
+        self.timings.record(self.current, ms);
+        self.since = now;
+    }
+
+    fn finish(mut self) -> Timings {
+        self.close_current();
+        self.timings
+    }
+}

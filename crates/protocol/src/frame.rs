@@ -198,7 +198,13 @@ mod tests {
     #[test]
     fn a_short_body_is_truncated() {
         let mut buf = Vec::new();
-        write_frame(&mut buf, &CoordinatorMessage::Hello { protocol_version: 1 }).unwrap();
+        write_frame(
+            &mut buf,
+            &CoordinatorMessage::Hello {
+                protocol_version: 1,
+            },
+        )
+        .unwrap();
         buf.truncate(buf.len() - 3);
         assert!(matches!(
             read_frame::<_, CoordinatorMessage>(&mut &buf[..]),

@@ -162,6 +162,9 @@ mod tests {
             groups: vec![],
         };
         let dbg = format!("{t:?}");
-        assert!(!dbg.contains("pa55word") && !dbg.contains("en4ble"), "{dbg}");
+        assert!(
+            !dbg.contains("pa55word") && !dbg.contains("en4ble"),
+            "{dbg}"
+        );
     }
 }

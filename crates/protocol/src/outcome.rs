@@ -350,10 +350,7 @@ mod tests {
 
     #[test]
     fn status_is_flattened_with_its_stage() {
-        let json = serde_json::to_value(record(Outcome::TimedOut {
-            stage: Stage::Auth,
-        }))
-        .unwrap();
+        let json = serde_json::to_value(record(Outcome::TimedOut { stage: Stage::Auth })).unwrap();
         assert_eq!(json["status"], "timed_out");
         assert_eq!(json["stage"], "auth");
         assert_eq!(json["outputs"][0]["command"], "show clock");

@@ -1,0 +1,70 @@
+//! `netsweep report`: renders a journal again — text, JSON, JSON Lines or the summary alone —
+//! without contacting any device.
+
+use std::io::Write;
+use std::time::Duration;
+
+use netsweep_journal::{
+    JsonArrayWriter, MergedText, SummaryAccumulator, SummaryStyle, read_journal, write_jsonl,
+    write_text,
+};
+
+use crate::ExitStatus;
+use crate::args::{ReportArgs, ReportFormat};
+use crate::display::Stdout;
+
+/// Prints the journal's final records; the exit status says whether they were all ok, as the
+/// sweep's own did.
+pub fn report(args: &ReportArgs) -> anyhow::Result<ExitStatus> {
+    let path = crate::run::resolve_journal(&args.journal)?;
+    let journal = read_journal(&path)?;
+    if journal.torn_tail {
+        tracing::warn!(
+            "{}: ignoring a torn last line left by a crash",
+            path.display()
+        );
+    }
+    let records = journal.final_records();
+    let mut summary = SummaryAccumulator::new();
+    for r in &records {
+        summary.add(r);
+    }
+    // Records carry per-device times, not wall-clock stamps: the run's elapsed time is not
+    // known here, so the summary reports the devices' own total instead.
+    let summary = summary.summary(Duration::ZERO);
+
+    let mut out = Stdout::new();
+    match args.format {
+        ReportFormat::Text if args.merge => {
+            let mut merged = MergedText::new();
+            records.iter().for_each(|r| merged.add(r));
+            merged.write(&mut out)?;
+            summary.write(&mut out, SummaryStyle::default())?;
+        }
+        ReportFormat::Text => {
+            for r in &records {
+                write_text(&mut out, r)?;
+            }
+            summary.write(&mut out, SummaryStyle::default())?;
+        }
+        ReportFormat::Json => {
+            let mut array = JsonArrayWriter::new(&mut out);
+            for r in &records {
+                array.push(r)?;
+            }
+            array.finish()?;
+        }
+        ReportFormat::Jsonl => {
+            for r in &records {
+                write_jsonl(&mut out, r)?;
+            }
+        }
+        ReportFormat::Summary => summary.write(&mut out, SummaryStyle::default())?,
+    }
+    out.flush()?;
+    Ok(if summary.all_ok() {
+        ExitStatus::Ok
+    } else {
+        ExitStatus::SomeFailed
+    })
+}

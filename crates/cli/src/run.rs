@@ -1,0 +1,384 @@
+//! `netsweep run`: inventory → jobs → pool → journal, screen and exit code.
+//!
+//! This module wires the crates together and decides the exit status; it does no device I/O,
+//! and leaves rendering to the journal crate and [`crate::display`].
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use netsweep_inventory::{Inventory, InventoryDevice};
+use netsweep_journal::{
+    InventoryRef, JournalHeader, JournalWriter, OutputDir, ResumeOptions, SummaryAccumulator,
+    SummaryStyle, plan_resume,
+};
+use netsweep_pool::{Cancel, CancelLevel, PoolConfig, PoolEvent, PoolKind};
+use netsweep_protocol::{HostKeyPolicy, Job, Outcome, Timeouts};
+
+use crate::ExitStatus;
+use crate::args::{FormatChoice, HostKeyChoice, PoolChoice, RunArgs};
+use crate::display::{Display, DisplayOptions};
+use crate::signals;
+
+/// Runs a sweep and returns the exit status it earned.
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
+    let inventory = load_inventory(&args.inventory)?;
+    let selected = inventory.select(&args.limit)?;
+
+    // The journal first: a sweep that cannot record its results must not start.
+    let mut summary = SummaryAccumulator::new();
+    let (mut journal, commands, selected) = open_journal(args, &inventory, selected, &mut summary)?;
+    let known_hosts = known_hosts_path(args)?;
+    let jobs = build_jobs(&selected, &commands, args, known_hosts.as_deref());
+
+    // The simulator stays up for the whole run and stops when `_fleet` drops.
+    let _fleet = if args.simulate {
+        Some(start_simulator(&args.inventory, args.sim_seed)?)
+    } else {
+        None
+    };
+    let output_dir = match &args.output_dir {
+        Some(dir) => Some(
+            OutputDir::create(dir).with_context(|| format!("cannot create {}", dir.display()))?,
+        ),
+        None => None,
+    };
+
+    let mut executor = netsweep_pool::executor(pool_config(args)?)?;
+    let cancel = Cancel::new();
+    let _signals = signals::install(&cancel)?;
+
+    let ids: Vec<u64> = jobs.iter().map(|j| j.id).collect();
+    let mut display = Display::new(
+        &DisplayOptions {
+            format: args.format,
+            order: args.order,
+            merge: args.merge,
+            verbose: args.verbose,
+            progress: !args.no_progress,
+        },
+        &ids,
+    );
+    if let Some(j) = &journal {
+        display.note(&format!("journal: {}", j.path().display()));
+    }
+
+    let started = Instant::now();
+    let mut journal_error = None;
+    let mut cancelled = 0usize;
+    let stats = executor.run(jobs, &cancel, &mut |event| match event {
+        PoolEvent::Finished { job, record } => {
+            // A cancelled device has no result: leaving it out of the journal is what makes
+            // a resume sweep it.
+            if record.outcome != Outcome::Cancelled {
+                if let Some(j) = &mut journal
+                    && journal_error.is_none()
+                    && let Err(e) = j.append(&record)
+                {
+                    tracing::error!("{}", crate::error_chain(&e));
+                    journal_error = Some(e);
+                }
+                if let Some(dir) = &output_dir
+                    && let Err(e) = dir.write_record(&record)
+                {
+                    tracing::error!("cannot write {}'s output files: {e}", record.device);
+                }
+                summary.add(&record);
+            } else {
+                cancelled += 1;
+            }
+            display.finished(job, record);
+        }
+        other => display.event(&other),
+    })?;
+    let elapsed = started.elapsed();
+    if let Some(j) = &mut journal {
+        j.flush_and_sync()?;
+    }
+
+    let mut stdout = display.finish();
+    let interrupted = cancel.level() != CancelLevel::None;
+    let summary = summary.summary(elapsed);
+    let rendered = summary.render(SummaryStyle::default());
+    if args.format == FormatChoice::Text {
+        // The summary is part of a text report; machine formats keep stdout parseable.
+        let _ = stdout
+            .write_all(rendered.as_bytes())
+            .and_then(|()| stdout.flush());
+    } else {
+        eprint!("{rendered}");
+    }
+    if let Some(j) = &journal {
+        eprintln!("journal: {}", j.path().display());
+    }
+    if let Some(e) = journal_error {
+        return Err(anyhow::Error::new(e)
+            .context("the journal could not be written; results are incomplete on disk"));
+    }
+    if interrupted {
+        let unfinished = stats.not_started.len() + cancelled;
+        eprintln!("interrupted: {unfinished} devices not finished");
+        if let Some(j) = &journal {
+            eprintln!("resume with: {}", resume_command(args, j.path()));
+        }
+        return Ok(ExitStatus::Interrupted);
+    }
+    Ok(if summary.all_ok() {
+        ExitStatus::Ok
+    } else {
+        ExitStatus::SomeFailed
+    })
+}
+
+pub(crate) fn load_inventory(path: &Path) -> anyhow::Result<Inventory> {
+    Ok(netsweep_inventory::load(
+        path,
+        netsweep_device::platform::device_types(),
+    )?)
+}
+
+/// Creates this run's journal, or reopens the one being resumed and drops the devices it has
+/// finished. Returns the journal, the commands to run and the devices still to sweep.
+fn open_journal<'i>(
+    args: &RunArgs,
+    inventory: &Inventory,
+    selected: Vec<&'i InventoryDevice>,
+    summary: &mut SummaryAccumulator,
+) -> anyhow::Result<(Option<JournalWriter>, Vec<String>, Vec<&'i InventoryDevice>)> {
+    if let Some(which) = &args.resume {
+        let path = resolve_journal(which)?;
+        let (writer, index) = JournalWriter::open_append(&path)?;
+        let commands = if args.commands.is_empty() {
+            index.header.commands.clone()
+        } else {
+            args.commands.clone()
+        };
+        let plan = plan_resume(
+            &index,
+            &commands,
+            selected.iter().map(|d| &d.target),
+            ResumeOptions {
+                rerun_failed: args.rerun_failed,
+                force: args.force,
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("{e}; pass --force to resume anyway"))?;
+        for d in &index.devices {
+            if plan.finished.contains(&d.device) {
+                summary.add_from_journal(&d.device, &d.outcome, d.total_ms);
+            }
+        }
+        if index.torn_tail {
+            tracing::warn!(
+                "{}: dropped a torn last line left by a crash",
+                path.display()
+            );
+        }
+        let remaining: Vec<_> = selected
+            .into_iter()
+            .filter(|d| plan.should_run(d.name()))
+            .collect();
+        eprintln!(
+            "resuming {}: {} devices finished, {} to sweep",
+            path.display(),
+            plan.finished.len(),
+            remaining.len()
+        );
+        return Ok((Some(writer), commands, remaining));
+    }
+    if args.no_journal {
+        return Ok((None, args.commands.clone(), selected));
+    }
+    let header = JournalHeader::new(
+        jiff::Timestamp::now(),
+        env!("CARGO_PKG_VERSION"),
+        InventoryRef {
+            path: inventory.path.clone(),
+            sha256: inventory.content_hash(),
+        },
+        args.commands.clone(),
+        serde_json::json!({
+            "kind": match args.pool { PoolChoice::Threads => "threads", PoolChoice::Processes => "processes" },
+            "workers": args.workers,
+            "retries": args.retries,
+            "connect_timeout_ms": args.connect_timeout.as_millis() as u64,
+            "command_timeout_ms": args.command_timeout.as_millis() as u64,
+            "deadline_ms": args.deadline.as_millis() as u64,
+            "limit": args.limit,
+        }),
+    );
+    let path = match &args.journal {
+        Some(p) => p.clone(),
+        None => netsweep_journal::default_runs_dir_from_env()
+            .context("cannot find the runs directory")?
+            .join(header.file_name()),
+    };
+    let writer = JournalWriter::create(&path, &header)?;
+    Ok((Some(writer), args.commands.clone(), selected))
+}
+
+/// A journal path, or `latest` for the newest journal in the runs directory.
+pub(crate) fn resolve_journal(which: &str) -> anyhow::Result<PathBuf> {
+    if which != "latest" {
+        return Ok(PathBuf::from(which));
+    }
+    let dir =
+        netsweep_journal::default_runs_dir_from_env().context("cannot find the runs directory")?;
+    Ok(netsweep_journal::latest_journal(&dir)?)
+}
+
+fn build_jobs(
+    devices: &[&InventoryDevice],
+    commands: &[String],
+    args: &RunArgs,
+    known_hosts: Option<&Path>,
+) -> Vec<Job> {
+    let policy = match args.host_key_policy {
+        HostKeyChoice::Strict => HostKeyPolicy::Strict,
+        HostKeyChoice::AcceptNew => HostKeyPolicy::AcceptNew,
+        HostKeyChoice::Off => HostKeyPolicy::Off,
+    };
+    let base = Timeouts {
+        connect: args.connect_timeout,
+        command: args.command_timeout,
+        deadline: args.deadline,
+    };
+    devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Job {
+            id: i as u64,
+            attempt: 1,
+            target: d.target.clone(),
+            commands: commands.to_vec(),
+            timeouts: d.timeouts.apply(base),
+            host_key_policy: policy,
+            known_hosts: known_hosts.map(Path::to_path_buf),
+        })
+        .collect()
+}
+
+fn pool_config(args: &RunArgs) -> anyhow::Result<PoolConfig> {
+    let kind = match args.pool {
+        PoolChoice::Threads => PoolKind::Threads,
+        PoolChoice::Processes => {
+            let (worker_path, worker_args) = match &args.worker_path {
+                Some(p) => (p.clone(), vec![]),
+                None => default_worker()?,
+            };
+            PoolKind::Processes {
+                worker_path,
+                worker_args,
+                max_devices_per_worker: args.max_devices_per_worker,
+            }
+        }
+    };
+    let mut config = PoolConfig::new(kind, args.workers);
+    config.retries = args.retries;
+    Ok(config)
+}
+
+/// `netsweep-worker` next to `netsweep` (cargo and installers put both in one directory).
+/// Where it is missing, as after `cargo run --bin netsweep`, which builds only the coordinator,
+/// `netsweep` itself serves as the worker through its hidden `__worker` mode: the same worker
+/// loop, a bigger binary.
+fn default_worker() -> anyhow::Result<(PathBuf, Vec<std::ffi::OsString>)> {
+    let exe = std::env::current_exe().context("cannot find netsweep's own path")?;
+    let worker = exe.with_file_name(format!("netsweep-worker{}", std::env::consts::EXE_SUFFIX));
+    if worker.is_file() {
+        return Ok((worker, vec![]));
+    }
+    tracing::info!(
+        "{} not found; netsweep itself will run the worker processes",
+        worker.display()
+    );
+    Ok((exe, vec![crate::WORKER_MODE.into()]))
+}
+
+fn known_hosts_path(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
+    if args.host_key_policy == HostKeyChoice::Off {
+        return Ok(None);
+    }
+    if let Some(p) = &args.known_hosts {
+        return Ok(Some(p.clone()));
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")));
+    let Some(base) = base else {
+        bail!(
+            "cannot place the known_hosts file: neither XDG_DATA_HOME nor HOME is set; pass --known-hosts"
+        );
+    };
+    let dir = base.join("netsweep");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(Some(dir.join("known_hosts")))
+}
+
+fn start_simulator(inventory: &Path, seed: u64) -> anyhow::Result<netsweep_sim::Fleet> {
+    let spec = netsweep_sim::FleetSpec::from_inventory(inventory, seed).context("--simulate")?;
+    let fleet = netsweep_sim::Fleet::start(spec).context("--simulate")?;
+    tracing::info!("simulator serving {} devices", fleet.devices().len());
+    Ok(fleet)
+}
+
+/// The command that carries an interrupted sweep on: same inventory, selection and pool, the
+/// journal to resume (its commands come from the journal).
+fn resume_command(args: &RunArgs, journal: &Path) -> String {
+    let mut words: Vec<String> = vec!["netsweep".into(), "run".into()];
+    words.push("--resume".into());
+    words.push(journal.display().to_string());
+    words.push("-i".into());
+    words.push(args.inventory.display().to_string());
+    for l in &args.limit {
+        words.push("--limit".into());
+        words.push(l.clone());
+    }
+    if args.simulate {
+        words.push("--simulate".into());
+    }
+    words.push("--pool".into());
+    words.push(match args.pool {
+        PoolChoice::Threads => "threads".into(),
+        PoolChoice::Processes => "processes".into(),
+    });
+    words.push("-w".into());
+    words.push(args.workers.to_string());
+    if let Some(k) = &args.known_hosts {
+        words.push("--known-hosts".into());
+        words.push(k.display().to_string());
+    }
+    words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Quotes a word for POSIX shells only when it needs it.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_survives_spaces_and_quotes() {
+        assert_eq!(shell_quote("runs/a.jsonl"), "runs/a.jsonl");
+        assert_eq!(shell_quote("show ip int br"), "'show ip int br'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

@@ -1,0 +1,105 @@
+//! State shared by every session in one process: private keys read once, and the lock that
+//! serializes this process's access to known_hosts files.
+//!
+//! It must not hold anything about a particular device or session.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::SessionError;
+
+/// A private key as read from disk, with its public half when it could be found, so that
+/// libssh2 does not have to derive it from the private key on every connection.
+pub(crate) struct KeyMaterial {
+    pub(crate) private_pem: String,
+    pub(crate) public: Option<String>,
+}
+
+/// Per-process state shared by every session in this process (`Send + Sync`: threads share
+/// one). Create one per process and hand it to every [`run_job`](crate::run_job) call.
+pub struct SessionContext {
+    keys: Mutex<HashMap<PathBuf, Arc<KeyMaterial>>>,
+    pub(crate) known_hosts_lock: Mutex<()>,
+}
+
+impl fmt::Debug for SessionContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cached = self.keys.lock().map(|k| k.len()).unwrap_or(0);
+        f.debug_struct("SessionContext")
+            .field("cached_keys", &cached)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SessionContext {
+    fn default() -> Self {
+        SessionContext::new()
+    }
+}
+
+impl SessionContext {
+    /// An empty context: no key read yet.
+    pub fn new() -> SessionContext {
+        SessionContext {
+            keys: Mutex::new(HashMap::new()),
+            known_hosts_lock: Mutex::new(()),
+        }
+    }
+
+    /// The key at `path`, read from disk on first use and from memory afterwards. Failures are
+    /// not cached: a key file fixed during a sweep is picked up by the next device.
+    pub(crate) fn key(&self, path: &Path) -> Result<Arc<KeyMaterial>, SessionError> {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(key) = keys.get(path) {
+            return Ok(Arc::clone(key));
+        }
+        let private_pem =
+            std::fs::read_to_string(path).map_err(|source| SessionError::KeyFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let mut pub_path = path.as_os_str().to_owned();
+        pub_path.push(".pub");
+        let public = std::fs::read_to_string(PathBuf::from(pub_path))
+            .ok()
+            .filter(|p| !p.trim().is_empty());
+        let key = Arc::new(KeyMaterial {
+            private_pem,
+            public,
+        });
+        keys.insert(path.to_path_buf(), Arc::clone(&key));
+        Ok(key)
+    }
+
+    /// How many distinct key files have been read so far (for tests and diagnostics).
+    pub fn cached_keys(&self) -> usize {
+        self.keys.lock().map(|k| k.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_file_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("id");
+        std::fs::write(&path, "KEY ONE").unwrap();
+        let ctx = SessionContext::new();
+        assert_eq!(ctx.key(&path).unwrap().private_pem, "KEY ONE");
+        std::fs::write(&path, "KEY TWO").unwrap();
+        assert_eq!(ctx.key(&path).unwrap().private_pem, "KEY ONE");
+        assert_eq!(ctx.cached_keys(), 1);
+        assert!(ctx.key(&dir.path().join("missing")).is_err());
+        assert_eq!(ctx.cached_keys(), 1);
+    }
+
+    #[test]
+    fn context_is_shareable_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<SessionContext>();
+    }
+}

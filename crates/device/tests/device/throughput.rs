@@ -1,0 +1,80 @@
+//! A measurement, not a check: full IOS sessions per second through `run_job` (connect, auth,
+//! enable, paging off, `show clock`, exit) from 32 threads against the simulator. Run it with
+//! `cargo test -p netsweep-device --test device -- --ignored --nocapture throughput`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use netsweep_device::SessionContext;
+use netsweep_protocol::{DeviceTarget, HostKeyPolicy, Outcome, Secret};
+use netsweep_sim::{DeviceSpec, Fleet, FleetSpec, Platform};
+use netsweep_testkit::temp_dir;
+
+use crate::{job, run};
+
+#[test]
+#[ignore = "a measurement that prints a rate; it loads the machine for a few seconds"]
+#[allow(clippy::print_stderr)]
+fn ios_sessions_per_second_with_32_threads() {
+    let devices: Vec<DeviceSpec> = (0..64)
+        .map(|i| DeviceSpec::new(format!("r{i}"), Platform::CiscoIos))
+        .collect();
+    let fleet = Fleet::start(FleetSpec {
+        seed: 11,
+        devices: devices.clone(),
+    })
+    .expect("start the simulated fleet");
+    let dir = temp_dir();
+    let known_hosts = dir.path().join("known_hosts");
+    let jobs: Vec<_> = devices
+        .iter()
+        .map(|d| {
+            let addr = fleet.addr(&d.name).unwrap();
+            let target = DeviceTarget {
+                name: d.name.clone(),
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                platform: "cisco_ios".into(),
+                username: d.username.clone(),
+                password: Some(Secret::new(d.password.clone())),
+                secret: Some(Secret::new(d.secret.clone())),
+                key_file: None,
+                groups: vec![],
+            };
+            let mut j = job(target, &["show clock"], &known_hosts);
+            j.host_key_policy = HostKeyPolicy::AcceptNew;
+            j
+        })
+        .collect();
+    let ctx = SessionContext::new();
+    for policy in [HostKeyPolicy::Off, HostKeyPolicy::AcceptNew] {
+        let sessions = 2000;
+        let next = AtomicUsize::new(0);
+        let failures = AtomicUsize::new(0);
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..32 {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= sessions {
+                            break;
+                        }
+                        let mut j = jobs[i % jobs.len()].clone();
+                        j.host_key_policy = policy;
+                        if run(&j, &ctx).0.outcome != Outcome::Ok {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        let elapsed = started.elapsed().as_secs_f64();
+        eprintln!(
+            "host keys {policy:?}: {sessions} IOS sessions in {elapsed:.2} s = {:.0} sessions/s \
+             ({} failed)",
+            sessions as f64 / elapsed,
+            failures.load(Ordering::Relaxed)
+        );
+    }
+}

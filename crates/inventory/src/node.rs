@@ -1,0 +1,302 @@
+//! The YAML document as a tree of nodes that remember where they were written.
+//!
+//! The inventory is not deserialized straight into structs: a struct stops at its first
+//! error, and the user deserves every problem of a large file at once. Instead the document
+//! becomes this tree (serde-saphyr's `Spanned` gives each node its line and column), and
+//! [`crate::entry`] validates it field by field.
+//!
+//! Plain scalars that YAML would type as numbers or booleans (`password: 0x1F`,
+//! `secret: 1.10`, `username: yes`) keep their exact source spelling for string fields: a
+//! password must never be silently rewritten to `31`, `1.1` or `true`.
+//!
+//! This module must not interpret fields; it only reads YAML.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// One YAML node with its position.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub kind: Kind,
+    pub line: u64,
+    pub column: u64,
+}
+
+/// What a node holds.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Null,
+    /// A YAML boolean, number or non-finite float, with its source spelling.
+    Typed {
+        raw: String,
+        value: Typed,
+    },
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+/// The typed meaning of a plain scalar.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Typed {
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+}
+
+impl Node {
+    /// The node's text if it is a scalar: strings as parsed, typed scalars as written.
+    pub fn text(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Str(s) => Some(s),
+            Kind::Typed { raw, .. } => Some(raw),
+            _ => None,
+        }
+    }
+
+    /// What kind of YAML value this is, for "must be a string, not a list" messages.
+    pub fn describe(&self) -> &'static str {
+        match &self.kind {
+            Kind::Null => "empty",
+            Kind::Typed {
+                value: Typed::Bool(_),
+                ..
+            } => "a boolean",
+            Kind::Typed { .. } => "a number",
+            Kind::Str(_) => "a string",
+            Kind::Seq(_) => "a list",
+            Kind::Map(_) => "a mapping",
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.kind, Kind::Null)
+    }
+}
+
+/// A parse failure: where, and the parser's message (without source snippets, which could
+/// show a credential written near the error).
+#[derive(Debug)]
+pub(crate) struct ParseFailure {
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+/// Parses one YAML document.
+pub(crate) fn parse(source: &str) -> Result<Node, ParseFailure> {
+    // Budgets sized for fleets of tens of thousands of devices, each entry often with a
+    // `<<: *defaults` merge (so one anchor, 20,000 aliases: the alias/anchor ratio check
+    // would refuse that). Event, node and depth caps still bound an alias bomb.
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_events: 50_000_000,
+            max_nodes: 20_000_000,
+            max_aliases: 5_000_000,
+            max_anchors: 5_000_000,
+            max_merge_keys: 5_000_000,
+            max_recorded_anchor_events: 50_000_000,
+            max_total_scalar_bytes: 512 * 1024 * 1024,
+            max_documents: 1,
+            enforce_alias_anchor_ratio: false,
+        },
+        with_snippet: false,
+        emit_comments: false,
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
+    };
+    let spanned: Spanned<Raw> =
+        serde_saphyr::from_str_with_options(source, options).map_err(|e| {
+            use serde_saphyr::MessageFormatter;
+            let inner = e.without_snippet();
+            let location = inner.location();
+            ParseFailure {
+                line: location.map_or(1, |l| l.line().max(1)),
+                column: location.map_or(1, |l| l.column().max(1)),
+                message: serde_saphyr::DefaultMessageFormatter
+                    .format_message(inner)
+                    .escape_debug()
+                    .to_string(),
+            }
+        })?;
+    Ok(convert(spanned, source))
+}
+
+fn convert(spanned: Spanned<Raw>, source: &str) -> Node {
+    let kind = match spanned.value {
+        Raw::Null => Kind::Null,
+        Raw::Str(s) => Kind::Str(s),
+        Raw::Typed(value) => {
+            // `defined` points at the scalar itself even when it is reached through an alias
+            // or a merge key.
+            let span = spanned.defined.span();
+            let raw = span
+                .byte_offset()
+                .zip(span.byte_len())
+                .and_then(|(offset, len)| {
+                    let start = usize::try_from(offset).ok()?;
+                    let end = start.checked_add(usize::try_from(len).ok()?)?;
+                    source.get(start..end)
+                })
+                .map(str::to_owned)
+                .unwrap_or_else(|| match value {
+                    Typed::Bool(b) => b.to_string(),
+                    Typed::Int(i) => i.to_string(),
+                    Typed::Float(f) => f.to_string(),
+                });
+            Kind::Typed { raw, value }
+        }
+        Raw::Seq(items) => Kind::Seq(items.into_iter().map(|i| convert(i, source)).collect()),
+        Raw::Map(pairs) => Kind::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (convert(k, source), convert(v, source)))
+                .collect(),
+        ),
+    };
+    Node {
+        kind,
+        line: spanned.referenced.line().max(1),
+        column: spanned.referenced.column().max(1),
+    }
+}
+
+/// The tree as serde-saphyr hands it over.
+enum Raw {
+    Null,
+    Typed(Typed),
+    Str(String),
+    Seq(Vec<Spanned<Raw>>),
+    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
+        Raw::deserialize(d)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
+        Ok(Raw::Typed(Typed::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+        Ok(Raw::Typed(Typed::Int(i128::from(v))))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+        Ok(Raw::Typed(Typed::Int(i128::from(v))))
+    }
+
+    fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
+        Ok(Raw::Typed(Typed::Int(v)))
+    }
+
+    fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
+        Ok(Raw::Typed(Typed::Int(
+            i128::try_from(v).unwrap_or(i128::MAX),
+        )))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
+        Ok(Raw::Typed(Typed::Float(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+        Ok(Raw::Str(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+        Ok(Raw::Str(v))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
+        Ok(Raw::Str(String::from_utf8_lossy(v).into_owned()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Raw::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(key) = map.next_key()? {
+            let value = map.next_value()?;
+            pairs.push((key, value));
+        }
+        Ok(Raw::Map(pairs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(node: &Node) -> &[(Node, Node)] {
+        match &node.kind {
+            Kind::Map(pairs) => pairs,
+            other => panic!("not a map: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn typed_scalars_keep_their_spelling() {
+        let doc = parse("a: 0x1F\nb: 1.10\nc: yes\nd: 010\ne: .nan\nf: '0x1F'\n").unwrap();
+        let texts: Vec<_> = map(&doc).iter().map(|(_, v)| v.text().unwrap()).collect();
+        assert_eq!(texts, ["0x1F", "1.10", "yes", "010", ".nan", "0x1F"]);
+    }
+
+    #[test]
+    fn aliases_and_merges_keep_the_defined_spelling() {
+        let doc = parse("d: &d\n  p: 0x10\nx:\n  <<: *d\n  q: *d\n").unwrap();
+        let x = &map(&doc)[1].1;
+        let p = map(x).iter().find(|(k, _)| k.text() == Some("p")).unwrap();
+        assert_eq!(p.1.text(), Some("0x10"));
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let doc = parse("a:\n  - b: 1\n").unwrap();
+        let (key, list) = &map(&doc)[0];
+        assert_eq!((key.line, key.column), (1, 1));
+        let Kind::Seq(items) = &list.kind else {
+            panic!()
+        };
+        assert_eq!((items[0].line, items[0].column), (2, 5));
+    }
+
+    #[test]
+    fn duplicate_keys_and_syntax_errors_have_positions() {
+        let e = parse("a: 1\na: 2\n").err().unwrap();
+        assert_eq!((e.line, e.column), (2, 1));
+        assert!(e.message.contains("duplicate"), "{}", e.message);
+        let e = parse("a: [1,\n").err().unwrap();
+        assert!(e.line >= 1);
+    }
+}

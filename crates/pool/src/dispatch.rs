@@ -1,0 +1,612 @@
+//! The dispatcher both pools share: queue, worker slots, deadlines, retries, cancellation.
+//!
+//! It owns every decision about a device's fate; a [`Backend`] only knows how to start, feed
+//! and stop one kind of worker. Workers report through one channel of [`SlotMsg`]s, each
+//! tagged with its slot and the slot's *generation*: when a worker is abandoned or replaced the
+//! generation moves on, so anything its predecessor says late is recognised and ignored. That
+//! is what guarantees exactly one final record per started device.
+//!
+//! Everything runs on the caller's thread (also the thread that spawns worker processes, which
+//! matters for `PR_SET_PDEATHSIG`: it fires when the spawning *thread* exits).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use netsweep_protocol::{AttemptSummary, CommandOutput, DeviceRecord, Job, JobId, Outcome, Stage};
+
+use crate::{Cancel, CancelLevel, Executor, PoolConfig, PoolError, PoolEvent, RunStats};
+
+/// A message from a worker slot.
+#[derive(Debug)]
+pub(crate) struct SlotMsg {
+    pub slot: usize,
+    pub generation: u64,
+    pub body: SlotBody,
+}
+
+#[derive(Debug)]
+pub(crate) enum SlotBody {
+    Stage(JobId, Stage),
+    Output(JobId, CommandOutput),
+    Finished(JobId, Box<DeviceRecord>),
+    /// The worker's stream of messages ended: the process exited or closed its stdout.
+    Closed,
+    /// The worker said something that is not the protocol; it must be stopped.
+    Garbage(String),
+}
+
+/// How a worker ended, for `worker_crashed`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ExitInfo {
+    pub signal: Option<i32>,
+    pub exit_code: Option<i32>,
+}
+
+/// What stopping a worker achieved immediately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stopping {
+    /// The worker is out of the way already (a thread abandoned); the slot can be refilled.
+    Gone,
+    /// A signal was sent; a `Closed` message will follow.
+    Pending,
+}
+
+/// One kind of worker: threads or processes.
+pub(crate) trait Backend {
+    /// Starts the worker for `slot`, tagging its messages with `generation`.
+    fn spawn(
+        &mut self,
+        slot: usize,
+        generation: u64,
+        tx: &Sender<SlotMsg>,
+    ) -> Result<(), PoolError>;
+    /// Hands a job to the idle worker in `slot`. An error means the worker is dead.
+    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), ()>;
+    /// Stops the worker in `slot` politely (SIGTERM), or abandons it.
+    fn terminate(&mut self, slot: usize) -> Stopping;
+    /// Stops the worker in `slot` now (SIGKILL).
+    fn kill(&mut self, slot: usize);
+    /// Tells the idle worker in `slot` that no more jobs come (it exits; `Closed` follows).
+    fn retire(&mut self, slot: usize) -> Stopping;
+    /// Collects a worker whose stream closed: waits for the process (killing it if it
+    /// lingers) so no zombie is left.
+    fn reap(&mut self, slot: usize) -> ExitInfo;
+    /// The worker's name for logs and records.
+    fn label(&self, slot: usize) -> String;
+    /// Whether a worker should be replaced after it has done `jobs_done` devices.
+    fn wants_recycle(&self, jobs_done: usize) -> bool;
+}
+
+struct InFlight {
+    job: Job,
+    stage: Stage,
+    started: Instant,
+    deadline: Instant,
+    outputs: Vec<CommandOutput>,
+    worker: String,
+}
+
+enum SlotState {
+    /// No worker (not yet spawned, or between a death and its replacement).
+    Empty,
+    Idle,
+    Busy(InFlight),
+    /// A stop was requested; the outcome is decided, waiting for the worker to go.
+    Stopping {
+        inflight: InFlight,
+        outcome: Outcome,
+        message: String,
+        kill_at: Instant,
+        killed: bool,
+    },
+    /// Told to exit after its last job; waiting for `Closed`.
+    Retiring,
+}
+
+struct Slot {
+    generation: u64,
+    jobs_done: usize,
+    state: SlotState,
+}
+
+pub(crate) struct Dispatcher<B: Backend> {
+    config: PoolConfig,
+    backend: B,
+}
+
+impl<B: Backend> Dispatcher<B> {
+    pub(crate) fn new(config: PoolConfig, backend: B) -> Self {
+        Dispatcher { config, backend }
+    }
+}
+
+impl<B: Backend> Executor for Dispatcher<B> {
+    fn run(
+        &mut self,
+        jobs: Vec<Job>,
+        cancel: &Cancel,
+        on_event: &mut dyn FnMut(PoolEvent),
+    ) -> Result<RunStats, PoolError> {
+        let (tx, rx) = mpsc::channel();
+        let mut run = Run {
+            config: &self.config,
+            backend: &mut self.backend,
+            tx,
+            rx,
+            slots: Vec::new(),
+            queue: jobs.into(),
+            retries: BTreeMap::new(),
+            history: HashMap::new(),
+            stats: RunStats::default(),
+            cancel_deadline: None,
+        };
+        run.drive(cancel, on_event)
+    }
+}
+
+/// State of one `run` call.
+struct Run<'a, B: Backend> {
+    config: &'a PoolConfig,
+    backend: &'a mut B,
+    tx: Sender<SlotMsg>,
+    rx: Receiver<SlotMsg>,
+    slots: Vec<Slot>,
+    queue: VecDeque<Job>,
+    /// Jobs waiting out their back-off, by due time (ties broken by a sequence number).
+    retries: BTreeMap<(Instant, u64), Job>,
+    /// Earlier attempts of jobs being retried.
+    history: HashMap<JobId, Vec<AttemptSummary>>,
+    stats: RunStats,
+    /// When a graceful stop turns into stopping in-flight devices.
+    cancel_deadline: Option<Instant>,
+}
+
+/// How long the dispatcher sleeps at most, so that cancellation is noticed promptly.
+const TICK: Duration = Duration::from_millis(50);
+
+impl<B: Backend> Run<'_, B> {
+    fn drive(
+        &mut self,
+        cancel: &Cancel,
+        on_event: &mut dyn FnMut(PoolEvent),
+    ) -> Result<RunStats, PoolError> {
+        let wanted = self.config.workers.min(self.queue.len().max(1));
+        for i in 0..wanted {
+            self.slots.push(Slot {
+                generation: 0,
+                jobs_done: 0,
+                state: SlotState::Empty,
+            });
+            self.spawn(i)?;
+        }
+
+        loop {
+            let level = cancel.level();
+            self.apply_cancel(level, on_event);
+            if level == CancelLevel::None {
+                self.dispatch(on_event)?;
+            }
+            if self.all_quiet() && (level != CancelLevel::None || self.no_work_left()) {
+                break;
+            }
+            let timeout = self.next_wakeup().saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(timeout.min(TICK)) {
+                Ok(msg) => self.handle(msg, on_event)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => unreachable!("the run holds a sender"),
+            }
+            self.enforce_deadlines(on_event);
+        }
+
+        self.shutdown_workers();
+        self.stats.not_started = self
+            .queue
+            .drain(..)
+            .chain(std::mem::take(&mut self.retries).into_values())
+            .map(|j| j.id)
+            .collect();
+        Ok(std::mem::take(&mut self.stats))
+    }
+
+    fn spawn(&mut self, slot: usize) -> Result<(), PoolError> {
+        let s = &mut self.slots[slot];
+        s.generation += 1;
+        s.jobs_done = 0;
+        self.backend.spawn(slot, s.generation, &self.tx)?;
+        s.state = SlotState::Idle;
+        self.stats.workers_spawned += 1;
+        Ok(())
+    }
+
+    fn no_work_left(&self) -> bool {
+        self.queue.is_empty() && self.retries.is_empty()
+    }
+
+    /// True when no slot is running or stopping a device.
+    fn all_quiet(&self) -> bool {
+        self.slots.iter().all(|s| {
+            matches!(
+                s.state,
+                SlotState::Idle | SlotState::Empty | SlotState::Retiring
+            )
+        })
+    }
+
+    /// Hands ready jobs to idle workers; refills empty slots while there is work.
+    fn dispatch(&mut self, on_event: &mut dyn FnMut(PoolEvent)) -> Result<(), PoolError> {
+        let now = Instant::now();
+        while let Some(entry) = self.retries.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let job = entry.remove();
+            self.queue.push_front(job);
+        }
+        for slot in 0..self.slots.len() {
+            if self.queue.is_empty() {
+                break;
+            }
+            if matches!(self.slots[slot].state, SlotState::Empty) {
+                self.spawn(slot)?;
+            }
+            if !matches!(self.slots[slot].state, SlotState::Idle) {
+                continue;
+            }
+            let job = self.queue.pop_front().expect("checked non-empty");
+            let worker = self.backend.label(slot);
+            let inflight = InFlight {
+                stage: Stage::Queued,
+                started: Instant::now(),
+                deadline: Instant::now() + job.timeouts.deadline,
+                outputs: Vec::new(),
+                worker: worker.clone(),
+                job,
+            };
+            on_event(PoolEvent::Started {
+                job: inflight.job.id,
+                device: inflight.job.target.name.clone(),
+                worker,
+                attempt: inflight.job.attempt,
+            });
+            let assigned = self.backend.assign(slot, &inflight.job);
+            self.slots[slot].state = SlotState::Busy(inflight);
+            if assigned.is_err() {
+                // The worker died before it could take the job: its `Closed` is on the way
+                // and will classify the device as `worker_crashed`.
+                tracing::debug!(slot, "worker refused a job; waiting for its exit");
+            }
+        }
+        Ok(())
+    }
+
+    fn next_wakeup(&self) -> Instant {
+        let mut next = Instant::now() + TICK;
+        for s in &self.slots {
+            match &s.state {
+                SlotState::Busy(f) => next = next.min(f.deadline),
+                SlotState::Stopping { kill_at, .. } => next = next.min(*kill_at),
+                _ => {}
+            }
+        }
+        if let Some((due, _)) = self.retries.keys().next() {
+            next = next.min(*due);
+        }
+        if let Some(d) = self.cancel_deadline {
+            next = next.min(d);
+        }
+        next
+    }
+
+    fn handle(
+        &mut self,
+        msg: SlotMsg,
+        on_event: &mut dyn FnMut(PoolEvent),
+    ) -> Result<(), PoolError> {
+        let Some(slot) = self.slots.get_mut(msg.slot) else {
+            return Ok(());
+        };
+        if slot.generation != msg.generation {
+            // A replaced or abandoned worker speaking late: its device is already decided.
+            return Ok(());
+        }
+        match msg.body {
+            SlotBody::Stage(job, stage) => {
+                if let SlotState::Busy(f) = &mut slot.state
+                    && f.job.id == job
+                {
+                    f.stage = stage;
+                    on_event(PoolEvent::Stage { job, stage });
+                }
+            }
+            SlotBody::Output(job, output) => match &mut slot.state {
+                SlotState::Busy(f) | SlotState::Stopping { inflight: f, .. } if f.job.id == job => {
+                    f.outputs.push(output)
+                }
+                _ => {}
+            },
+            SlotBody::Finished(job, record) => {
+                if let SlotState::Busy(f) = &slot.state
+                    && f.job.id == job
+                {
+                    let SlotState::Busy(f) = std::mem::replace(&mut slot.state, SlotState::Idle)
+                    else {
+                        unreachable!()
+                    };
+                    slot.jobs_done += 1;
+                    let recycle = self.backend.wants_recycle(slot.jobs_done);
+                    self.finalize(f, *record, on_event);
+                    if recycle {
+                        self.retire(msg.slot);
+                    }
+                }
+            }
+            SlotBody::Garbage(what) => {
+                tracing::warn!(worker = %self.backend.label(msg.slot), "protocol error: {what}");
+                let message =
+                    format!("the worker broke the frame protocol ({what}); it was killed");
+                self.stop_slot(msg.slot, Outcome::ProtocolError, message, true, on_event);
+            }
+            SlotBody::Closed => self.on_closed(msg.slot, on_event)?,
+        }
+        Ok(())
+    }
+
+    /// A worker's stream ended: reap it, settle its device, and replace it if work remains.
+    fn on_closed(
+        &mut self,
+        slot: usize,
+        on_event: &mut dyn FnMut(PoolEvent),
+    ) -> Result<(), PoolError> {
+        let exit = self.backend.reap(slot);
+        let state = std::mem::replace(&mut self.slots[slot].state, SlotState::Empty);
+        self.slots[slot].generation += 1;
+        match state {
+            SlotState::Busy(f) => {
+                self.stats.workers_lost += 1;
+                let outcome = Outcome::WorkerCrashed {
+                    stage: f.stage,
+                    signal: exit.signal,
+                    exit_code: exit.exit_code,
+                };
+                let how = match (exit.signal, exit.exit_code) {
+                    (Some(sig), _) => format!("was killed by signal {sig}"),
+                    (None, Some(code)) => format!("exited with code {code}"),
+                    (None, None) => "vanished".to_string(),
+                };
+                let message = format!("worker {} {how} during the {} stage", f.worker, f.stage);
+                let record = synthetic_record(&f, outcome, message);
+                self.finalize(f, record, on_event);
+            }
+            SlotState::Stopping {
+                inflight,
+                outcome,
+                message,
+                ..
+            } => {
+                self.stats.workers_lost += 1;
+                let record = synthetic_record(&inflight, outcome, message);
+                self.finalize(inflight, record, on_event);
+            }
+            SlotState::Idle => {
+                tracing::warn!(
+                    worker = %self.backend.label(slot),
+                    "idle worker exited (signal {:?}, code {:?}); replacing it",
+                    exit.signal,
+                    exit.exit_code
+                );
+            }
+            SlotState::Retiring | SlotState::Empty => {}
+        }
+        Ok(())
+    }
+
+    fn retire(&mut self, slot: usize) {
+        self.slots[slot].state = match self.backend.retire(slot) {
+            Stopping::Gone => {
+                self.slots[slot].generation += 1;
+                SlotState::Empty
+            }
+            Stopping::Pending => SlotState::Retiring,
+        };
+    }
+
+    /// Starts stopping the device in `slot` with a decided outcome.
+    fn stop_slot(
+        &mut self,
+        slot: usize,
+        outcome: Outcome,
+        message: String,
+        kill_now: bool,
+        on_event: &mut dyn FnMut(PoolEvent),
+    ) {
+        let state = std::mem::replace(&mut self.slots[slot].state, SlotState::Empty);
+        let inflight = match state {
+            SlotState::Busy(f) => f,
+            SlotState::Stopping { inflight, .. } => inflight,
+            other => {
+                // Nothing in flight (a garbage-talking idle worker): just get rid of it.
+                self.slots[slot].state = other;
+                self.backend.kill(slot);
+                return;
+            }
+        };
+        if kill_now {
+            self.backend.kill(slot);
+        }
+        match self.backend.terminate(slot) {
+            Stopping::Gone => {
+                self.slots[slot].generation += 1;
+                self.stats.workers_lost += 1;
+                let record = synthetic_record(&inflight, outcome, message);
+                self.finalize(inflight, record, on_event);
+            }
+            Stopping::Pending => {
+                self.slots[slot].state = SlotState::Stopping {
+                    inflight,
+                    outcome,
+                    message,
+                    kill_at: Instant::now() + self.config.kill_grace,
+                    killed: kill_now,
+                };
+            }
+        }
+    }
+
+    fn enforce_deadlines(&mut self, on_event: &mut dyn FnMut(PoolEvent)) {
+        let now = Instant::now();
+        for slot in 0..self.slots.len() {
+            match &mut self.slots[slot].state {
+                SlotState::Busy(f) if f.deadline <= now => {
+                    let stage = f.stage;
+                    let message = format!(
+                        "no result within the {:?} device deadline; stopped during the {stage} stage",
+                        f.job.timeouts.deadline
+                    );
+                    self.stop_slot(slot, Outcome::TimedOut { stage }, message, false, on_event);
+                }
+                SlotState::Stopping {
+                    kill_at, killed, ..
+                } if *kill_at <= now && !*killed => {
+                    *killed = true;
+                    self.backend.kill(slot);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn apply_cancel(&mut self, level: CancelLevel, on_event: &mut dyn FnMut(PoolEvent)) {
+        let now = Instant::now();
+        let stop_in_flight = match level {
+            CancelLevel::None => return,
+            CancelLevel::Graceful => {
+                let deadline = *self
+                    .cancel_deadline
+                    .get_or_insert(now + self.config.cancel_grace);
+                deadline <= now
+            }
+            CancelLevel::Immediate => true,
+        };
+        if !stop_in_flight {
+            return;
+        }
+        for slot in 0..self.slots.len() {
+            let busy = matches!(self.slots[slot].state, SlotState::Busy(_));
+            let stopping_unkilled = matches!(
+                self.slots[slot].state,
+                SlotState::Stopping { killed: false, .. }
+            );
+            if busy {
+                let message = "the sweep was interrupted before this device finished".to_string();
+                self.stop_slot(
+                    slot,
+                    Outcome::Cancelled,
+                    message,
+                    level == CancelLevel::Immediate,
+                    on_event,
+                );
+            } else if stopping_unkilled && level == CancelLevel::Immediate {
+                if let SlotState::Stopping { killed, .. } = &mut self.slots[slot].state {
+                    *killed = true;
+                }
+                self.backend.kill(slot);
+            }
+        }
+    }
+
+    /// Settles an attempt: retry it, or hand out its final record.
+    fn finalize(
+        &mut self,
+        f: InFlight,
+        mut record: DeviceRecord,
+        on_event: &mut dyn FnMut(PoolEvent),
+    ) {
+        let InFlight {
+            job,
+            outputs,
+            worker,
+            ..
+        } = f;
+        if record.outputs.is_empty() {
+            record.outputs = outputs;
+        }
+        record.worker = worker;
+        record.attempt = job.attempt;
+        let retry = record.outcome.is_transient() && job.attempt <= self.config.retries;
+        if retry && self.cancel_deadline.is_none() {
+            let failed = AttemptSummary {
+                attempt: job.attempt,
+                outcome: record.outcome,
+                message: record.message.clone(),
+                worker: record.worker.clone(),
+            };
+            self.history.entry(job.id).or_default().push(failed.clone());
+            let delay = self.config.backoff.delay(job.attempt);
+            on_event(PoolEvent::Retrying {
+                job: job.id,
+                device: job.target.name.clone(),
+                failed,
+                delay,
+            });
+            let mut next = job;
+            next.attempt += 1;
+            let seq = self.stats.finished as u64 + self.retries.len() as u64 + next.id;
+            self.retries.insert((Instant::now() + delay, seq), next);
+            return;
+        }
+        record.previous_attempts = self.history.remove(&job.id).unwrap_or_default();
+        self.stats.finished += 1;
+        on_event(PoolEvent::Finished {
+            job: job.id,
+            record: Box::new(record),
+        });
+    }
+
+    /// Ends every worker at the end of a run, without leaving a process or zombie behind.
+    fn shutdown_workers(&mut self) {
+        for slot in 0..self.slots.len() {
+            if matches!(self.slots[slot].state, SlotState::Idle) {
+                self.retire(slot);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self
+            .slots
+            .iter()
+            .any(|s| matches!(s.state, SlotState::Retiring | SlotState::Stopping { .. }))
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.rx.recv_timeout(left) {
+                Ok(SlotMsg {
+                    slot,
+                    generation,
+                    body: SlotBody::Closed,
+                }) if self.slots[slot].generation == generation => {
+                    self.backend.reap(slot);
+                    self.slots[slot].state = SlotState::Empty;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        for slot in 0..self.slots.len() {
+            if !matches!(self.slots[slot].state, SlotState::Empty) {
+                // A worker that did not exit on EOF in time: kill and reap it.
+                self.backend.kill(slot);
+                self.backend.reap(slot);
+                self.slots[slot].state = SlotState::Empty;
+            }
+        }
+    }
+}
+
+/// A record for a device whose worker could not produce one (crash, deadline, cancellation).
+fn synthetic_record(f: &InFlight, outcome: Outcome, message: String) -> DeviceRecord {
+    let mut record = DeviceRecord::from_target(&f.job.target, outcome, message);
+    record.timings.total_ms = f.started.elapsed().as_secs_f64() * 1000.0;
+    record
+}

@@ -1,0 +1,336 @@
+//! The process pool's workers: `netsweep-worker` children fed jobs as frames on stdin.
+//!
+//! Pipes are std's `Stdio::piped()`. Their coordinator-side ends are created close-on-exec, so
+//! a worker spawned later never inherits an earlier worker's pipe: a worker's EOF reaches us
+//! the moment it dies, not when some unrelated sibling exits. (The `interprocess` crate's
+//! unnamed pipes are created inheritable, which delays that EOF; it would earn its place only
+//! for named endpoints, which netsweep does not need.)
+//!
+//! Each worker runs in its own process group (signals reach anything it might start) with
+//! `PR_SET_PDEATHSIG = SIGKILL`, so a coordinator that is itself killed leaves no worker
+//! behind. Credentials never appear in a worker's argv or environment: the environment is
+//! cleared down to an allow-list, and jobs travel only as frames.
+//!
+//! Per worker, two reader threads drain stdout (frames) and stderr (log lines) until EOF, so a
+//! chatty worker can never block on a full pipe while the dispatcher waits on it.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, BufWriter};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::Sender;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use netsweep_protocol::frame::{CoordinatorMessage, WorkerMessage, read_frame, write_frame};
+use netsweep_protocol::{Job, PROTOCOL_VERSION};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use crate::PoolError;
+use crate::dispatch::{Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
+
+/// Environment variables a worker may inherit. Nothing else crosses, so a password exported
+/// for `password: ${ROUTER_PW}` in the inventory never reaches a worker's environment.
+const ENV_ALLOW: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "SSH_AUTH_SOCK",
+    "NETSWEEP_LOG",
+    "RUST_BACKTRACE",
+];
+
+/// Reader threads only shuffle bytes; they need little stack, and a pool of a thousand workers
+/// has two thousand of them.
+const READER_STACK: usize = 128 * 1024;
+
+struct Worker {
+    child: Child,
+    stdin: Option<BufWriter<ChildStdin>>,
+    label: String,
+}
+
+impl Worker {
+    fn pgid(&self) -> Pid {
+        // `process_group(0)` made the worker the leader of a group named after its pid.
+        Pid::from_raw(self.child.id() as i32)
+    }
+}
+
+pub(crate) struct ProcessBackend {
+    worker_path: PathBuf,
+    worker_args: Vec<OsString>,
+    max_devices_per_worker: Option<usize>,
+    workers: Vec<Option<Worker>>,
+}
+
+impl ProcessBackend {
+    pub(crate) fn new(
+        worker_path: PathBuf,
+        worker_args: Vec<OsString>,
+        max_devices_per_worker: Option<usize>,
+    ) -> Self {
+        ProcessBackend {
+            worker_path,
+            worker_args,
+            max_devices_per_worker,
+            workers: Vec::new(),
+        }
+    }
+
+    fn signal(&self, slot: usize, signal: Signal) {
+        if let Some(w) = &self.workers[slot] {
+            // ESRCH: already gone, which is what we wanted.
+            let _ = killpg(w.pgid(), signal);
+        }
+    }
+}
+
+impl Backend for ProcessBackend {
+    fn spawn(
+        &mut self,
+        slot: usize,
+        generation: u64,
+        tx: &Sender<SlotMsg>,
+    ) -> Result<(), PoolError> {
+        let mut cmd = Command::new(&self.worker_path);
+        cmd.args(&self.worker_args)
+            .env_clear()
+            .envs(
+                ENV_ALLOW
+                    .iter()
+                    .filter_map(|k| Some((k, std::env::var_os(k)?))),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        set_parent_death_signal(&mut cmd);
+        let mut child = cmd.spawn().map_err(|source| PoolError::SpawnWorker {
+            path: self.worker_path.clone(),
+            source,
+        })?;
+        let label = format!("worker-{slot}[pid {}]", child.id());
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mut stdin = BufWriter::new(child.stdin.take().expect("stdin is piped"));
+
+        let frames_tx = tx.clone();
+        thread::Builder::new()
+            .name(format!("netsweep-frames-{slot}"))
+            .stack_size(READER_STACK)
+            .spawn(move || read_frames(stdout, slot, generation, &frames_tx))
+            .map_err(PoolError::SpawnThread)?;
+        let log_label = label.clone();
+        thread::Builder::new()
+            .name(format!("netsweep-stderr-{slot}"))
+            .stack_size(READER_STACK)
+            .spawn(move || forward_logs(stderr, &log_label))
+            .map_err(PoolError::SpawnThread)?;
+
+        // A worker that dies before reading this is noticed through its closed stdout.
+        let _ = write_frame(
+            &mut stdin,
+            &CoordinatorMessage::Hello {
+                protocol_version: PROTOCOL_VERSION,
+            },
+        );
+        if self.workers.len() <= slot {
+            self.workers.resize_with(slot + 1, || None);
+        }
+        self.workers[slot] = Some(Worker {
+            child,
+            stdin: Some(stdin),
+            label,
+        });
+        Ok(())
+    }
+
+    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), ()> {
+        let Some(Worker {
+            stdin: Some(stdin), ..
+        }) = &mut self.workers[slot]
+        else {
+            return Err(());
+        };
+        let message = CoordinatorMessage::Run {
+            job: Box::new(job.clone()),
+        };
+        write_frame(stdin, &message).map_err(|_| ())
+    }
+
+    fn terminate(&mut self, slot: usize) -> Stopping {
+        self.signal(slot, Signal::SIGTERM);
+        Stopping::Pending
+    }
+
+    fn kill(&mut self, slot: usize) {
+        self.signal(slot, Signal::SIGKILL);
+    }
+
+    fn retire(&mut self, slot: usize) -> Stopping {
+        match &mut self.workers[slot] {
+            Some(w) => {
+                // EOF on its stdin is the worker's cue to exit.
+                w.stdin = None;
+                Stopping::Pending
+            }
+            None => Stopping::Gone,
+        }
+    }
+
+    fn reap(&mut self, slot: usize) -> ExitInfo {
+        let Some(mut w) = self.workers[slot].take() else {
+            return ExitInfo::default();
+        };
+        w.stdin = None;
+        // Its stdout closed; normally the process is exiting right now. Give it a moment, then
+        // make sure: a worker that closed stdout but lingers is killed, never left running.
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let status = loop {
+            match w.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(2)),
+                Ok(None) => {
+                    let _ = killpg(w.pgid(), Signal::SIGKILL);
+                    break w.child.wait().ok();
+                }
+                Err(e) => {
+                    tracing::warn!(worker = %w.label, "cannot wait for worker: {e}");
+                    break None;
+                }
+            }
+        };
+        // Anything the worker may have left in its group goes with it.
+        let _ = killpg(w.pgid(), Signal::SIGKILL);
+        status
+            .map(|s| ExitInfo {
+                signal: s.signal(),
+                exit_code: s.code(),
+            })
+            .unwrap_or_default()
+    }
+
+    fn label(&self, slot: usize) -> String {
+        self.workers
+            .get(slot)
+            .and_then(|w| w.as_ref())
+            .map(|w| w.label.clone())
+            .unwrap_or_else(|| format!("worker-{slot}"))
+    }
+
+    fn wants_recycle(&self, jobs_done: usize) -> bool {
+        self.max_devices_per_worker
+            .is_some_and(|max| jobs_done >= max)
+    }
+}
+
+/// Turns the worker's stdout into slot messages until EOF.
+fn read_frames(
+    stdout: std::process::ChildStdout,
+    slot: usize,
+    generation: u64,
+    tx: &Sender<SlotMsg>,
+) {
+    let send = |body| {
+        let _ = tx.send(SlotMsg {
+            slot,
+            generation,
+            body,
+        });
+    };
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut greeted = false;
+    loop {
+        match read_frame::<_, WorkerMessage>(&mut reader) {
+            Ok(None) => break,
+            Ok(Some(WorkerMessage::Ready {
+                protocol_version, ..
+            })) if !greeted => {
+                greeted = true;
+                if protocol_version != PROTOCOL_VERSION {
+                    send(SlotBody::Garbage(format!(
+                        "worker speaks protocol version {protocol_version}, the coordinator {PROTOCOL_VERSION}; \
+                         netsweep and netsweep-worker come from different builds"
+                    )));
+                    break;
+                }
+            }
+            Ok(Some(_)) if !greeted => {
+                send(SlotBody::Garbage(
+                    "worker did not start with a ready frame".into(),
+                ));
+                break;
+            }
+            Ok(Some(WorkerMessage::Ready { .. })) => {
+                send(SlotBody::Garbage("worker sent a second ready frame".into()));
+                break;
+            }
+            Ok(Some(WorkerMessage::Stage { job, stage })) => send(SlotBody::Stage(job, stage)),
+            Ok(Some(WorkerMessage::Output { job, output })) => send(SlotBody::Output(job, output)),
+            Ok(Some(WorkerMessage::Finished { job, record })) => {
+                send(SlotBody::Finished(job, record))
+            }
+            Err(e) => {
+                send(SlotBody::Garbage(error_chain(&e)));
+                break;
+            }
+        }
+    }
+    // Drain whatever follows a protocol error so the worker never blocks on a full pipe
+    // before it is killed; then report the end of the stream.
+    let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    send(SlotBody::Closed);
+}
+
+/// Re-logs a worker's stderr lines under the worker's name, at the level the worker gave.
+fn forward_logs(stderr: std::process::ChildStderr, label: &str) {
+    for line in BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        // tracing pads levels to five columns (` INFO`), hence the trim.
+        let (level, text) = line.trim_start().split_once(' ').unwrap_or(("", &line));
+        match level {
+            "ERROR" => tracing::error!(target: "netsweep::worker", worker = label, "{text}"),
+            "WARN" => tracing::warn!(target: "netsweep::worker", worker = label, "{text}"),
+            "DEBUG" => tracing::debug!(target: "netsweep::worker", worker = label, "{text}"),
+            "TRACE" => tracing::trace!(target: "netsweep::worker", worker = label, "{text}"),
+            "INFO" => tracing::info!(target: "netsweep::worker", worker = label, "{text}"),
+            // Not one of ours (a panic message, a libc complaint): keep it whole and visible.
+            _ => tracing::warn!(target: "netsweep::worker", worker = label, "{line}"),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// Makes the kernel SIGKILL the worker when the thread that spawned it dies.
+#[allow(unsafe_code)]
+fn set_parent_death_signal(cmd: &mut Command) {
+    let coordinator = Pid::this();
+    // SAFETY: the closure runs in the forked child before exec and calls only prctl(2) and
+    // getppid(2), both async-signal-safe; it allocates nothing and touches no locks.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // The coordinator may have died between fork and prctl; then nobody would signal us.
+            if nix::unistd::getppid() != coordinator {
+                return Err(std::io::Error::other("coordinator exited during spawn"));
+            }
+            Ok(())
+        });
+    }
+}

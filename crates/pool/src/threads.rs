@@ -1,0 +1,114 @@
+//! The thread pool's workers: one OS thread per slot, running device sessions in-process.
+//!
+//! A thread cannot be stopped from outside. "Terminating" one abandons it: its job channel is
+//! dropped, the dispatcher moves the slot to a new generation (so the thread's late report is
+//! ignored) and starts a fresh thread. The abandoned thread finishes when its session's own
+//! I/O timeout fires, then exits because its job channel is gone.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Sender};
+use std::thread;
+
+use netsweep_device::SessionContext;
+use netsweep_protocol::Job;
+
+use crate::PoolError;
+use crate::dispatch::{Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
+
+pub(crate) struct ThreadBackend {
+    /// Shared by every thread: parsed keys and known_hosts access are per process.
+    ctx: Arc<SessionContext>,
+    /// Job senders by slot; `None` once abandoned or retired.
+    jobs: Vec<Option<Sender<Job>>>,
+}
+
+impl ThreadBackend {
+    pub(crate) fn new() -> Self {
+        ThreadBackend {
+            ctx: Arc::new(SessionContext::new()),
+            jobs: Vec::new(),
+        }
+    }
+}
+
+impl Backend for ThreadBackend {
+    fn spawn(
+        &mut self,
+        slot: usize,
+        generation: u64,
+        tx: &Sender<SlotMsg>,
+    ) -> Result<(), PoolError> {
+        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let tx = tx.clone();
+        let ctx = Arc::clone(&self.ctx);
+        let send = move |body| {
+            // The dispatcher may be gone (run over): nothing left to tell.
+            let _ = tx.send(SlotMsg {
+                slot,
+                generation,
+                body,
+            });
+        };
+        thread::Builder::new()
+            .name(format!("netsweep-thread-{slot}"))
+            .spawn(move || {
+                for job in job_rx {
+                    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                        netsweep_device::run_job(&job, &ctx, &mut |stage| {
+                            send(SlotBody::Stage(job.id, stage))
+                        })
+                    }));
+                    match result {
+                        Ok(record) => send(SlotBody::Finished(job.id, Box::new(record))),
+                        Err(_) => {
+                            // The panic message went to stderr through the panic hook; the
+                            // dispatcher classifies the device as a crashed worker.
+                            send(SlotBody::Closed);
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(PoolError::SpawnThread)?;
+        if self.jobs.len() <= slot {
+            self.jobs.resize_with(slot + 1, || None);
+        }
+        self.jobs[slot] = Some(job_tx);
+        Ok(())
+    }
+
+    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), ()> {
+        match &self.jobs[slot] {
+            Some(tx) => tx.send(job.clone()).map_err(|_| ()),
+            None => Err(()),
+        }
+    }
+
+    fn terminate(&mut self, slot: usize) -> Stopping {
+        self.jobs[slot] = None;
+        Stopping::Gone
+    }
+
+    fn kill(&mut self, slot: usize) {
+        self.jobs[slot] = None;
+    }
+
+    fn retire(&mut self, slot: usize) -> Stopping {
+        self.jobs[slot] = None;
+        Stopping::Gone
+    }
+
+    fn reap(&mut self, slot: usize) -> ExitInfo {
+        self.jobs[slot] = None;
+        ExitInfo::default()
+    }
+
+    fn label(&self, slot: usize) -> String {
+        format!("thread-{slot}")
+    }
+
+    fn wants_recycle(&self, _jobs_done: usize) -> bool {
+        false
+    }
+}

@@ -1,0 +1,149 @@
+//! The worker's side of the process pool: the loop `netsweep-worker` runs.
+//!
+//! Reads frames from the coordinator, runs one device at a time with the same device crate the
+//! thread pool uses, and answers with frames. Its stdout carries frames and nothing else (logs
+//! go to stderr). It exits on EOF, when the coordinator has no more jobs for it.
+
+use std::io::{Read, Write};
+
+use netsweep_device::SessionContext;
+use netsweep_protocol::frame::{
+    CoordinatorMessage, FrameError, MAX_FRAME_LEN, WorkerMessage, read_frame, write_frame,
+};
+use netsweep_protocol::{CommandOutput, PROTOCOL_VERSION};
+
+/// Why a worker stopped before its input ended.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The coordinator's frames could not be read or ours not written (it is probably gone).
+    #[error("frame exchange with the coordinator failed")]
+    Frame(#[from] FrameError),
+    /// The coordinator is from another build.
+    #[error("coordinator speaks protocol version {theirs}, this worker {PROTOCOL_VERSION}")]
+    VersionMismatch {
+        /// The coordinator's version.
+        theirs: u32,
+    },
+    /// The first frame was not `hello`.
+    #[error("the coordinator did not start with a hello frame")]
+    NoHello,
+}
+
+/// Serves jobs from `input` until EOF, writing frames to `output`.
+pub fn serve(mut input: impl Read, mut output: impl Write) -> Result<(), WorkerError> {
+    match read_frame(&mut input)? {
+        Some(CoordinatorMessage::Hello { protocol_version })
+            if protocol_version == PROTOCOL_VERSION => {}
+        Some(CoordinatorMessage::Hello { protocol_version }) => {
+            return Err(WorkerError::VersionMismatch {
+                theirs: protocol_version,
+            });
+        }
+        Some(_) => return Err(WorkerError::NoHello),
+        None => return Ok(()),
+    }
+    write_frame(
+        &mut output,
+        &WorkerMessage::Ready {
+            protocol_version: PROTOCOL_VERSION,
+            pid: std::process::id(),
+        },
+    )?;
+
+    let ctx = SessionContext::new();
+    while let Some(message) = read_frame(&mut input)? {
+        let CoordinatorMessage::Run { job } = message else {
+            return Err(WorkerError::NoHello);
+        };
+        tracing::debug!("device {} attempt {}", job.target.name, job.attempt);
+        let mut write_error = None;
+        let mut record = netsweep_device::run_job(&job, &ctx, &mut |stage| {
+            if write_error.is_none()
+                && let Err(e) =
+                    write_frame(&mut output, &WorkerMessage::Stage { job: job.id, stage })
+            {
+                write_error = Some(e);
+            }
+        });
+        if let Some(e) = write_error {
+            return Err(e.into());
+        }
+        for out in std::mem::take(&mut record.outputs) {
+            send_output(&mut output, job.id, out)?;
+        }
+        write_frame(
+            &mut output,
+            &WorkerMessage::Finished {
+                job: job.id,
+                record: Box::new(record),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Sends one command's output; an output whose frame would exceed the cap (possible only with
+/// pathological escaping) is cut to fit and marked truncated rather than lost.
+fn send_output(output: &mut impl Write, job: u64, out: CommandOutput) -> Result<(), FrameError> {
+    let mut message = WorkerMessage::Output { job, output: out };
+    loop {
+        match write_frame(output, &message) {
+            Err(FrameError::TooLarge { .. }) => {
+                let WorkerMessage::Output { output: out, .. } = &mut message else {
+                    unreachable!("built above as an output frame")
+                };
+                let half = (out.output.len() / 2).min(MAX_FRAME_LEN / 8);
+                out.output.truncate(floor_char_boundary(&out.output, half));
+                out.truncated = true;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// `main` for the `netsweep-worker` binary: logs to stderr, frames on stdin/stdout.
+#[allow(clippy::print_stderr)]
+pub fn main() -> std::process::ExitCode {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprintln!(
+            "netsweep-worker is started by `netsweep run --pool processes`; it reads framed jobs on stdin and is not meant to be run by hand"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    init_logging();
+    // Frames are written whole and flushed by `write_frame`; the buffer only joins a frame's
+    // length prefix and body into one write.
+    let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let stdin = std::io::BufReader::new(std::io::stdin().lock());
+    match serve(stdin, stdout) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Plain `LEVEL message` lines on stderr, which the coordinator re-logs under this worker's
+/// name. The level comes from `NETSWEEP_LOG` (the coordinator passes its own through).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("NETSWEEP_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .with_level(true)
+        .compact()
+        .try_init();
+}

@@ -1,0 +1,465 @@
+//! The `netsweep-sim` command line: flags to a fleet, one ready line, serve until a signal or
+//! `--duration`, then every device's counters.
+//!
+//! The only module of this crate that prints. Exit codes: 0 after a normal stop, 2 for a bad
+//! fleet definition or bad flags (including an address that cannot be bound), 1 for anything
+//! else.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::{
+    Fleet, FleetSpec, GenerateOptions, Platform, SimError, Spread, parse_duration,
+    parse_fault_shares, parse_size, raise_fd_limit,
+};
+
+const AFTER_HELP: &str = "\
+Platforms:
+  cisco_ios (alias cisco_xe)  login banner, `host>`, enable → `Password:` → `host#`, paging with
+                              --More-- until `terminal length 0`, show clock / version / ip
+                              interface brief / inventory / running-config, `% Invalid input`
+                              with its caret, configure terminal … end, exit
+  linux                       exec channels (hostname, uname -a, echo, cat /etc/os-release,
+                              uptime, false → status 1, ls /nonexistent → stderr), key and
+                              password logins, a `$ ` shell
+
+Faults (--faults NAME[=AMOUNT],…; AMOUNT is N% of the fleet, rounded up, or N devices; none: all):
+  refuse           nothing listens on the address
+  hang-banner      TCP accepted, the SSH banner never comes
+  hang-after-auth  login works, the shell never prompts (an exec never answers)
+  hang-mid-output  a command's output stops half way; the device goes silent
+  drop-mid-output  TCP closes half way through a command's output
+  auth             every password and key is rejected
+  enable-fail      `enable` always answers `% Access denied`
+  flaky:N          the first N connections are dropped at once, later ones work
+  legacy           only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr, hmac-sha1
+  hostkey-change   a new host key on every connection
+  garbage          the shell prints noise and never a prompt
+
+Examples:
+  # 1,000 IOS devices on 127.0.0.1:20001…, 200 ms ± 50 ms per command, a few faults:
+  netsweep-sim --count 1000 --base-port 20001 --latency 200ms --jitter 50ms \\
+      --faults hang-banner=1%,drop-mid-output=1%,auth=2% --seed 42 --write-inventory sim.yaml
+
+  # Every device on its own address (127.0.1.1:2222, 127.0.1.2:2222, …) for 30 seconds:
+  netsweep-sim --count 50 --spread addrs --base-addr 127.0.1.1 --base-port 2222 --duration 30s
+
+  # Rehearse a real inventory's size and failure mix (its hosts must be loopback):
+  netsweep-sim --inventory rehearsal.yaml
+
+The fleet is ready when the `ready:` line is printed. Host keys are derived from --seed and the
+device name, so known_hosts entries stay valid across restarts with the same seed.
+Exit codes: 0 stopped normally, 1 runtime failure, 2 bad flags or fleet definition.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "netsweep-sim",
+    version,
+    about = "Serve a simulated fleet of IOS-like and Linux-like SSH devices on loopback.",
+    after_help = AFTER_HELP
+)]
+struct Args {
+    /// Number of devices to generate.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    count: usize,
+
+    /// Platforms, comma-separated, assigned round-robin: cisco_ios, cisco_xe, linux.
+    #[arg(long, value_name = "LIST", default_value = "cisco_ios", value_parser = parse_platforms)]
+    platform: Platforms,
+
+    /// Delay before each command's output (prompts answer at once), e.g. 200ms.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    latency: Duration,
+
+    /// Random ± variation of the latency, reproducible for the seed.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    jitter: Duration,
+
+    /// Delay between the TCP accept and the SSH banner.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    banner_delay: Duration,
+
+    /// Send command output at this many bytes per second (e.g. 9600, 64k).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    trickle: Option<usize>,
+
+    /// Size of `show running-config` (e.g. 4k, 2M).
+    #[arg(long, value_name = "BYTES", default_value = "4k", value_parser = parse_size)]
+    running_config_bytes: usize,
+
+    /// Log in straight to privileged mode (`host#`), like a privilege-15 account.
+    #[arg(long)]
+    privilege15: bool,
+
+    /// Faults and how many devices get each, e.g. hang-banner=1%,auth=3,flaky:2=5%.
+    #[arg(long, value_name = "LIST", default_value = "")]
+    faults: String,
+
+    /// Seed for host keys, jitter and fault placement.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// First (or only) address; loopback only.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    base_addr: IpAddr,
+
+    /// First (or only) port; 0 picks free ports.
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    base_port: u16,
+
+    /// Give each device its own port on one address, or its own address on one port.
+    #[arg(long, value_enum, default_value_t = SpreadArg::Ports)]
+    spread: SpreadArg,
+
+    /// Device names: this prefix and a number (sim0001, sim0002, …).
+    #[arg(long, value_name = "PREFIX", default_value = "sim")]
+    name_prefix: String,
+
+    /// Serve exactly the devices of this devices.yaml (hosts must be loopback) instead of
+    /// generating a fleet; per-device `simulate:` blocks set faults and timing.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "count", "platform", "latency", "jitter", "banner_delay", "trickle",
+        "running_config_bytes", "privilege15", "faults", "base_addr", "base_port", "spread",
+        "name_prefix",
+    ])]
+    inventory: Option<PathBuf>,
+
+    /// Write a netmiko-style devices.yaml for the fleet (with bound ports), and the expected
+    /// outcome of every device beside it (FILE with .expected.json).
+    #[arg(long, value_name = "FILE")]
+    write_inventory: Option<PathBuf>,
+
+    /// Stop after this long instead of waiting for Ctrl-C or SIGTERM.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+struct Platforms(Vec<Platform>);
+
+fn parse_platforms(s: &str) -> Result<Platforms, SimError> {
+    let platforms = s
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::parse)
+        .collect::<Result<Vec<Platform>, _>>()?;
+    if platforms.is_empty() {
+        return Err(SimError::Invalid("no platform given".into()));
+    }
+    Ok(Platforms(platforms))
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SpreadArg {
+    /// 127.0.0.1:20001, 127.0.0.1:20002, …
+    Ports,
+    /// 127.0.1.1:2222, 127.0.1.2:2222, …
+    Addrs,
+}
+
+/// Runs `netsweep-sim` with the process's arguments and standard streams.
+pub fn main() -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
+    run(
+        std::env::args_os(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
+}
+
+/// Runs `netsweep-sim` with these arguments (the first is the program name), printing to
+/// `out` and `err`.
+pub fn run(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    let args = match Args::try_parse_from(args) {
+        Ok(args) => args,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let text = e.render().to_string();
+            let stream: &mut dyn Write = if e.use_stderr() { err } else { out };
+            let _ = write!(stream, "{text}");
+            return ExitCode::from(code);
+        }
+    };
+    match serve(&args, out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let _ = writeln!(err, "netsweep-sim: error: {}", chain(&failure.error));
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+struct Failure {
+    error: SimError,
+    code: u8,
+}
+
+impl From<SimError> for Failure {
+    fn from(error: SimError) -> Self {
+        let code = match error {
+            SimError::Runtime(_) | SimError::Write { .. } => 1,
+            _ => 2,
+        };
+        Failure { error, code }
+    }
+}
+
+/// The error and its causes on one line: `device r1: cannot listen on …: Address in use`.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
+    let spec = match &args.inventory {
+        Some(path) => FleetSpec::from_inventory(path, args.seed)?,
+        None => FleetSpec::generate(&GenerateOptions {
+            count: args.count,
+            platforms: args.platform.0.clone(),
+            latency: args.latency,
+            jitter: args.jitter,
+            banner_delay: args.banner_delay,
+            trickle_bytes_per_sec: args.trickle.map(|t| t as u64),
+            running_config_bytes: args.running_config_bytes,
+            privilege15: args.privilege15,
+            faults: parse_fault_shares(&args.faults)?,
+            seed: args.seed,
+            base_addr: args.base_addr,
+            base_port: args.base_port,
+            spread: match args.spread {
+                SpreadArg::Ports => Spread::Ports,
+                SpreadArg::Addrs => Spread::Addrs,
+            },
+            name_prefix: args.name_prefix.clone(),
+        })?,
+    };
+    if let Err(e) = raise_fd_limit() {
+        tracing::warn!(error = %e, "could not raise the open-file limit");
+    }
+    let fleet = Fleet::start(spec)?;
+    if let Some(path) = &args.write_inventory {
+        fleet.spec().write_inventory(path)?;
+    }
+    let _ = writeln!(out, "{}", ready_line(&fleet, args));
+    let _ = out.flush();
+
+    wait_for_stop(args.duration).map_err(|e| Failure {
+        error: SimError::Runtime(e),
+        code: 1,
+    })?;
+
+    let counters: Vec<_> = fleet
+        .devices()
+        .iter()
+        .map(|d| {
+            (
+                d.name.clone(),
+                d.addr,
+                fleet.counters(&d.name).unwrap_or_default(),
+            )
+        })
+        .collect();
+    fleet.shutdown();
+    let width = counters
+        .iter()
+        .map(|(n, ..)| n.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<21}  {:>11}  {:>7}  {:>11}  {:>8}",
+        "device", "address", "connections", "auth_ok", "auth_failed", "commands"
+    );
+    for (name, addr, c) in counters {
+        let _ = writeln!(
+            out,
+            "{name:<width$}  {:<21}  {:>11}  {:>7}  {:>11}  {:>8}",
+            addr.to_string(),
+            c.connections,
+            c.auth_ok,
+            c.auth_failed,
+            c.commands
+        );
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+fn ready_line(fleet: &Fleet, args: &Args) -> String {
+    let devices = fleet.devices();
+    let ios = devices
+        .iter()
+        .filter(|d| d.platform == Platform::CiscoIos)
+        .count();
+    let faulty = devices
+        .iter()
+        .filter(|d| !d.behaviour.faults.is_empty())
+        .count();
+    let (first, last) = (devices[0].addr, devices[devices.len() - 1].addr);
+    let mut line = format!(
+        "ready: {} devices ({ios} cisco_ios, {} linux, {faulty} with faults) on {first}",
+        devices.len(),
+        devices.len() - ios
+    );
+    if devices.len() > 1 {
+        line.push_str(&format!(" … {last}"));
+    }
+    line.push_str(&format!(", seed {}", args.seed));
+    if let Some(path) = &args.write_inventory {
+        line.push_str(&format!(", inventory {}", path.display()));
+    }
+    line.push_str(match args.duration {
+        Some(_) => ", stopping after --duration",
+        None => ", Ctrl-C to stop",
+    });
+    line
+}
+
+/// Blocks until SIGINT, SIGTERM or the duration passes.
+fn wait_for_stop(duration: Option<Duration>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let timer = async {
+            match duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+            () = timer => Ok(()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_cli(args: &[&str]) -> (u8, String, String) {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let code = run(
+            std::iter::once("netsweep-sim").chain(args.iter().copied()),
+            &mut out,
+            &mut err,
+        );
+        let code = if code == ExitCode::SUCCESS {
+            0
+        } else if code == ExitCode::from(2) {
+            2
+        } else {
+            1
+        };
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn bad_definitions_exit_2_with_the_problem_named() {
+        for (args, needle) in [
+            (
+                &["--platform", "juniper"][..],
+                "unknown platform \"juniper\"",
+            ),
+            (&["--faults", "hang=1%"], "unknown fault \"hang\""),
+            (&["--faults", "auth=120%"], "bad amount \"120%\""),
+            (
+                &["--base-addr", "10.1.1.1"],
+                "10.1.1.1 is not a loopback address",
+            ),
+            (&["--latency", "200"], "bad duration \"200\""),
+            (&["--count", "0"], "bad device count 0"),
+            (
+                &["--inventory", "/nonexistent/devices.yaml"],
+                "/nonexistent/devices.yaml",
+            ),
+            (
+                &["--count", "3", "--inventory", "x.yaml"],
+                "cannot be used with",
+            ),
+        ] {
+            let (code, _, err) = run_cli(args);
+            assert_eq!(code, 2, "{args:?}: {err}");
+            assert!(err.contains(needle), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn help_teaches_with_examples() {
+        let (code, out, _) = run_cli(&["--help"]);
+        assert_eq!(code, 0);
+        assert!(
+            out.contains("Examples:") && out.contains("hang-mid-output"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn serves_writes_the_inventory_and_prints_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let inventory = dir.path().join("fleet.yaml");
+        let (code, out, err) = run_cli(&[
+            "--count",
+            "3",
+            "--platform",
+            "cisco_ios,linux",
+            "--faults",
+            "auth=1",
+            "--seed",
+            "5",
+            "--duration",
+            "100ms",
+            "--write-inventory",
+            inventory.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let mut lines = out.lines();
+        let ready = lines.next().unwrap();
+        assert!(
+            ready.starts_with(
+                "ready: 3 devices (2 cisco_ios, 1 linux, 1 with faults) on 127.0.0.1:"
+            ),
+            "{ready}"
+        );
+        assert!(lines.next().unwrap().starts_with("device "));
+        assert_eq!(lines.filter(|l| l.starts_with("sim000")).count(), 3);
+        let yaml = std::fs::read_to_string(&inventory).unwrap();
+        assert_eq!(yaml.matches("- name: ").count(), 3);
+        assert!(!yaml.contains("port: 0\n"), "{yaml}");
+        assert!(dir.path().join("fleet.expected.json").exists());
+    }
+}

@@ -1,0 +1,693 @@
+//! One SSH connection to one simulated device: authentication, channels, and the shell and
+//! exec conversations, with latency, paging and faults applied.
+//!
+//! The russh handler only records and forwards: each shell or exec channel gets its own task
+//! that talks through the session [`Handle`]. russh flushes what a handler writes only when the
+//! handler returns, so sleeping inside a handler would stall the whole connection; a task can
+//! wait (latency, `--More--`, a hang) without holding anything up.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Shutdown, TcpStream as StdTcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use russh::keys::PublicKey;
+use russh::server::{
+    Auth, Handle, Handler, Msg, PublicKeyOffer, Response, Session, VerifiedPublicKey,
+};
+use russh::{Channel, ChannelId, MethodKind, MethodSet};
+use tokio::sync::mpsc;
+
+use crate::fleet::Device;
+use crate::ios::{IosCli, Step};
+use crate::spec::{Fault, Platform};
+use crate::{hash_label, linux};
+
+/// The connection-level state russh hands every callback.
+pub(crate) struct Connection {
+    device: Arc<Device>,
+    /// 0 for the device's first connection; seeds this connection's jitter.
+    number: u64,
+    /// A second descriptor of the TCP socket, so `drop-mid-output` can cut the connection
+    /// under russh's feet the way a crashing device does (FIN, no SSH goodbye).
+    socket: Arc<StdTcpStream>,
+    channels: HashMap<ChannelId, ChannelState>,
+}
+
+#[derive(Default)]
+struct ChannelState {
+    pty: bool,
+    /// Bytes the client types, for the channel's shell task. Dropped on EOF.
+    input: Option<mpsc::UnboundedSender<Vec<u8>>>,
+}
+
+/// The authentication methods a platform offers, as the real thing does.
+pub(crate) fn methods(platform: Platform) -> MethodSet {
+    let kinds: &[MethodKind] = match platform {
+        Platform::CiscoIos => &[MethodKind::Password, MethodKind::KeyboardInteractive],
+        Platform::Linux => &[MethodKind::PublicKey, MethodKind::Password],
+    };
+    MethodSet::from(kinds)
+}
+
+impl Connection {
+    pub(crate) fn new(device: Arc<Device>, number: u64, socket: Arc<StdTcpStream>) -> Self {
+        Connection {
+            device,
+            number,
+            socket,
+            channels: HashMap::new(),
+        }
+    }
+
+    fn check(&self, ok: bool) -> Auth {
+        let counters = &self.device.counters;
+        if ok && !self.device.spec.behaviour.has(Fault::Auth) {
+            counters.auth_ok.fetch_add(1, Ordering::Relaxed);
+            Auth::Accept
+        } else {
+            counters.auth_failed.fetch_add(1, Ordering::Relaxed);
+            Auth::reject()
+        }
+    }
+
+    fn authorized(&self, user: &str, key: &PublicKey) -> bool {
+        user == self.device.spec.username
+            && self
+                .device
+                .authorized
+                .iter()
+                .any(|k| k.key_data() == key.key_data())
+    }
+
+    fn terminal(&mut self, channel: ChannelId, session: &Session) -> Terminal {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = self.channels.entry(channel).or_default();
+        state.input = Some(tx);
+        let mut seed = hash_label(self.device.seed, &self.device.spec.name);
+        seed ^= self.number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Terminal {
+            handle: session.handle(),
+            channel,
+            pty: state.pty,
+            input: rx,
+            pending: VecDeque::new(),
+            echo: Vec::new(),
+            last_was_cr: false,
+            device: self.device.clone(),
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            socket: self.socket.clone(),
+        }
+    }
+}
+
+impl Handler for Connection {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        let spec = &self.device.spec;
+        Ok(self.check(user == spec.username && password == spec.password))
+    }
+
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        user: &str,
+        _submethods: &str,
+        response: Option<Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
+        let Some(mut response) = response else {
+            return Ok(Auth::Partial {
+                name: "".into(),
+                instructions: "".into(),
+                prompts: vec![("Password: ".into(), false)].into(),
+            });
+        };
+        let answer = response.next();
+        let spec = &self.device.spec;
+        let ok = user == spec.username && answer.as_deref() == Some(spec.password.as_bytes());
+        Ok(self.check(ok))
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        // Only a probe: a key the device does not know is not a failed login yet.
+        Ok(if self.authorized(user, offer.public_key) {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let ok = self.authorized(user, key.public_key);
+        Ok(self.check(ok))
+    }
+
+    async fn authentication_banner(&mut self) -> Result<Option<String>, Self::Error> {
+        Ok(match self.device.spec.platform {
+            Platform::CiscoIos => Some(LOGIN_BANNER.to_owned()),
+            Platform::Linux => None,
+        })
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // Everything goes through the handler callbacks and the handle; the channel object
+        // is not needed.
+        self.channels.insert(channel.id(), ChannelState::default());
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.channels.entry(channel).or_default().pty = true;
+        // russh answers nothing by default, and libssh2 would wait for its own timeout.
+        session.channel_success(channel)
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        _value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)
+    }
+
+    async fn window_change_request(
+        &mut self,
+        channel: ChannelId,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)?;
+        let terminal = self.terminal(channel, session);
+        match self.device.spec.platform {
+            Platform::CiscoIos => tokio::spawn(ios_shell(terminal)),
+            Platform::Linux => tokio::spawn(linux_shell(terminal)),
+        };
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)?;
+        let command = String::from_utf8_lossy(data).into_owned();
+        let terminal = self.terminal(channel, session);
+        tokio::spawn(exec(terminal, command));
+        Ok(())
+    }
+
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Some(input) = self.channels.get(&channel).and_then(|c| c.input.as_ref()) {
+            let _ = input.send(data.to_vec());
+        }
+        Ok(())
+    }
+
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Some(state) = self.channels.get_mut(&channel) {
+            state.input = None;
+        }
+        Ok(())
+    }
+
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.channels.remove(&channel);
+        Ok(())
+    }
+}
+
+/// Shown before login (SSH user-auth banner) and at the top of the shell, as IOS does.
+const LOGIN_BANNER: &str = "\r\n*** netsweep simulated device: authorized access only ***\r\n\r\n";
+
+/// The client went away (or the simulated device did): the task just ends.
+struct Gone;
+
+/// One line typed at a prompt.
+enum Typed {
+    Line(String),
+    /// Ctrl-Z: leave configuration mode.
+    CtrlZ,
+}
+
+/// What the pager was told at ` --More-- `.
+enum Paged {
+    Complete,
+    Quit,
+}
+
+/// A channel's conversation with its client: input from the handler, output through the
+/// session handle, and the device's timing and faults.
+struct Terminal {
+    handle: Handle,
+    channel: ChannelId,
+    pty: bool,
+    input: mpsc::UnboundedReceiver<Vec<u8>>,
+    pending: VecDeque<u8>,
+    /// Echo collected while reading one burst of input, sent as one packet.
+    echo: Vec<u8>,
+    last_was_cr: bool,
+    device: Arc<Device>,
+    rng: ChaCha20Rng,
+    socket: Arc<StdTcpStream>,
+}
+
+/// Bytes per `data` message for big outputs: large enough to be cheap, small enough that
+/// backpressure from russh's bounded queue still works.
+const CHUNK: usize = 32 * 1024;
+
+/// How long a dropping device waits after queueing its partial output before cutting TCP,
+/// so the partial output reaches the client first.
+const DROP_GRACE: Duration = Duration::from_millis(100);
+
+impl Terminal {
+    fn has(&self, fault: Fault) -> bool {
+        self.device.spec.behaviour.has(fault)
+    }
+
+    async fn next_byte(&mut self) -> Result<u8, Gone> {
+        loop {
+            if let Some(b) = self.pending.pop_front() {
+                return Ok(b);
+            }
+            self.flush_echo().await?;
+            let chunk = self.input.recv().await.ok_or(Gone)?;
+            self.pending.extend(chunk);
+        }
+    }
+
+    async fn flush_echo(&mut self) -> Result<(), Gone> {
+        if self.echo.is_empty() {
+            return Ok(());
+        }
+        let echo = std::mem::take(&mut self.echo);
+        self.raw_write(echo).await
+    }
+
+    async fn raw_write(&self, data: Vec<u8>) -> Result<(), Gone> {
+        self.handle.data(self.channel, data).await.map_err(|_| Gone)
+    }
+
+    async fn write(&mut self, data: impl Into<Vec<u8>>) -> Result<(), Gone> {
+        self.flush_echo().await?;
+        let data = data.into();
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.raw_write(data).await
+    }
+
+    async fn write_stderr(&mut self, data: &str) -> Result<(), Gone> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.handle
+            .extended_data(self.channel, 1, data.as_bytes().to_vec())
+            .await
+            .map_err(|_| Gone)
+    }
+
+    /// Reads a line, echoing it if asked, with backspace and CR/LF/CRLF all handled.
+    async fn read_line(&mut self, echo: bool) -> Result<Typed, Gone> {
+        let mut line = Vec::new();
+        loop {
+            let b = self.next_byte().await?;
+            let after_cr = std::mem::replace(&mut self.last_was_cr, b == b'\r');
+            match b {
+                b'\n' if after_cr => {}
+                b'\r' | b'\n' => {
+                    if echo || self.device.spec.platform == Platform::CiscoIos {
+                        self.echo.extend_from_slice(b"\r\n");
+                    }
+                    return Ok(Typed::Line(String::from_utf8_lossy(&line).into_owned()));
+                }
+                0x7f | 0x08 => {
+                    let erased = line.pop().is_some();
+                    if erased && echo {
+                        self.echo.extend_from_slice(b"\x08 \x08");
+                    }
+                }
+                0x1a => {
+                    if echo {
+                        self.echo.extend_from_slice(b"^Z\r\n");
+                    }
+                    return Ok(Typed::CtrlZ);
+                }
+                b'\t' => {}
+                b if b >= 0x20 => {
+                    line.push(b);
+                    if echo {
+                        self.echo.push(b);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits the device's per-command latency, jitter included.
+    async fn latency(&mut self) {
+        let behaviour = &self.device.spec.behaviour;
+        let base = behaviour.latency.as_secs_f64();
+        let jitter = behaviour.jitter.as_secs_f64();
+        let delay = if jitter > 0.0 {
+            (base + self.rng.random_range(-jitter..=jitter)).max(0.0)
+        } else {
+            base
+        };
+        if delay > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+        }
+    }
+
+    /// Never answers again; returns when the client leaves.
+    async fn hang(&mut self) -> Gone {
+        self.flush_echo().await.ok();
+        while self.input.recv().await.is_some() {}
+        Gone
+    }
+
+    /// Sends a command's output, applying the mid-output faults, the trickle rate and (with a
+    /// page length) ` --More-- `.
+    async fn output(&mut self, text: &[u8], page_lines: Option<usize>) -> Result<Paged, Gone> {
+        let mid_fault = [Fault::HangMidOutput, Fault::DropMidOutput]
+            .into_iter()
+            .find(|f| self.has(*f));
+        let text = match mid_fault {
+            Some(_) if !text.is_empty() => &text[..text.len().div_ceil(2)],
+            _ => text,
+        };
+        let paged = match page_lines {
+            Some(lines) if lines > 1 => self.paged(text, lines - 1).await?,
+            _ => {
+                self.send(text).await?;
+                Paged::Complete
+            }
+        };
+        match mid_fault {
+            Some(Fault::HangMidOutput) => Err(self.hang().await),
+            Some(_) => {
+                tokio::time::sleep(DROP_GRACE).await;
+                let _ = self.socket.shutdown(Shutdown::Both);
+                Err(Gone)
+            }
+            None => Ok(paged),
+        }
+    }
+
+    async fn paged(&mut self, text: &[u8], per_page: usize) -> Result<Paged, Gone> {
+        const MORE: &[u8] = b" --More-- ";
+        const ERASE: &[u8] = b"\x08\x08\x08\x08\x08\x08\x08\x08\x08\x08          \x08\x08\x08\x08\x08\x08\x08\x08\x08\x08";
+        let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
+        let mut budget = per_page;
+        while lines.peek().is_some() {
+            let mut page = Vec::new();
+            while budget > 0 {
+                match lines.next() {
+                    Some(line) => page.extend_from_slice(line),
+                    None => break,
+                }
+                budget -= 1;
+            }
+            self.send(&page).await?;
+            if lines.peek().is_none() {
+                break;
+            }
+            self.write(MORE).await?;
+            let key = self.next_byte().await?;
+            self.write(ERASE).await?;
+            budget = match key {
+                b' ' => per_page,
+                b'\r' | b'\n' => {
+                    self.last_was_cr = key == b'\r';
+                    1
+                }
+                _ => return Ok(Paged::Quit),
+            };
+        }
+        Ok(Paged::Complete)
+    }
+
+    /// Sends bytes at the trickle rate, or in big chunks.
+    async fn send(&mut self, text: &[u8]) -> Result<(), Gone> {
+        self.flush_echo().await?;
+        match self.device.spec.behaviour.trickle_bytes_per_sec {
+            Some(rate) if rate > 0 => {
+                const TICK: Duration = Duration::from_millis(50);
+                let per_tick = ((rate as f64) * TICK.as_secs_f64()).ceil().max(1.0) as usize;
+                let mut ticker = tokio::time::interval(TICK);
+                for piece in text.chunks(per_tick) {
+                    ticker.tick().await;
+                    self.raw_write(piece.to_vec()).await?;
+                }
+            }
+            _ => {
+                for piece in text.chunks(CHUNK) {
+                    self.raw_write(piece.to_vec()).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Noise that looks like a console gone wrong, and never a prompt.
+    async fn garbage(&mut self) -> Gone {
+        let mut noise = Vec::with_capacity(512);
+        for _ in 0..8 {
+            let len = self.rng.random_range(20..60);
+            noise.extend((0..len).map(|_| match self.rng.random_range(0u8..4) {
+                0 => self.rng.random_range(0x80u8..=0xff),
+                _ => self.rng.random_range(b'!'..=b'~'),
+            }));
+            noise.extend_from_slice(b"\r\n");
+        }
+        if self.write(noise).await.is_err() {
+            return Gone;
+        }
+        self.hang().await
+    }
+
+    fn count_command(&self) {
+        self.device
+            .counters
+            .commands
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ends the channel the way the platform's server does.
+    async fn close(&mut self, exit_status: u32) {
+        let _ = self.flush_echo().await;
+        let _ = self
+            .handle
+            .exit_status_request(self.channel, exit_status)
+            .await;
+        let _ = self.handle.eof(self.channel).await;
+        let _ = self.handle.close(self.channel).await;
+    }
+
+    /// `\n` → `\r\n`, as a PTY's output processing does.
+    fn tty_text(&self, text: &str) -> String {
+        if self.pty {
+            text.replace('\n', "\r\n")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+async fn ios_shell(mut t: Terminal) {
+    let _ = ios_conversation(&mut t).await;
+}
+
+async fn ios_conversation(t: &mut Terminal) -> Result<(), Gone> {
+    let spec = t.device.spec.clone();
+    let privilege15 = spec.behaviour.privilege15 && !spec.behaviour.has(Fault::EnableFail);
+    let mut cli = IosCli::new(&spec.hostname, privilege15);
+    if t.has(Fault::HangAfterAuth) {
+        return Err(t.hang().await);
+    }
+    if t.has(Fault::Garbage) {
+        return Err(t.garbage().await);
+    }
+    t.write(format!("{LOGIN_BANNER}{}", cli.prompt())).await?;
+    loop {
+        let line = match t.read_line(true).await? {
+            Typed::Line(line) => line,
+            Typed::CtrlZ => {
+                if matches!(
+                    cli.mode,
+                    crate::ios::Mode::Config | crate::ios::Mode::ConfigIf
+                ) {
+                    cli.mode = crate::ios::Mode::Privileged;
+                }
+                t.write(cli.prompt()).await?;
+                continue;
+            }
+        };
+        if !line.trim().is_empty() {
+            t.count_command();
+        }
+        match cli.execute(&line, &t.device.facts) {
+            Step::Print(text) => t.write(format!("{text}{}", cli.prompt())).await?,
+            Step::Show(text) => {
+                t.latency().await;
+                let page = (cli.length > 0).then_some(cli.length);
+                t.output(text.as_bytes(), page).await?;
+                t.write(cli.prompt()).await?;
+            }
+            Step::AskEnableSecret => {
+                t.write("Password: ").await?;
+                let answer = match t.read_line(false).await? {
+                    Typed::Line(answer) => answer,
+                    Typed::CtrlZ => String::new(),
+                };
+                let refuse = t.has(Fault::EnableFail);
+                let reply = cli.enable_answer(&answer, &spec.secret, refuse);
+                t.write(format!("{reply}{}", cli.prompt())).await?;
+            }
+            Step::Exit => {
+                // OpenSSH's `ssh` exits 255 without an exit status; IOS sends 0.
+                t.close(0).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn linux_shell(mut t: Terminal) {
+    let _ = linux_conversation(&mut t).await;
+}
+
+async fn linux_conversation(t: &mut Terminal) -> Result<(), Gone> {
+    let spec = t.device.spec.clone();
+    if t.has(Fault::HangAfterAuth) {
+        return Err(t.hang().await);
+    }
+    if t.has(Fault::Garbage) {
+        return Err(t.garbage().await);
+    }
+    let prompt = format!("{}@{}:~$ ", spec.username, spec.hostname);
+    t.write(format!(
+        "{}{prompt}",
+        t.tty_text("Linux simulated 6.1.0-13-amd64 x86_64\n\n")
+    ))
+    .await?;
+    loop {
+        let echo = t.pty;
+        let Typed::Line(line) = t.read_line(echo).await? else {
+            continue;
+        };
+        if line.trim().is_empty() {
+            t.write(prompt.clone()).await?;
+            continue;
+        }
+        t.count_command();
+        let ran = linux::run(&line, &spec.hostname, &t.device.facts);
+        if ran.exit {
+            t.close(ran.status).await;
+            return Ok(());
+        }
+        t.latency().await;
+        let stdout = t.tty_text(&ran.stdout);
+        t.output(stdout.as_bytes(), None).await?;
+        if t.pty {
+            let stderr = t.tty_text(&ran.stderr);
+            t.write(stderr).await?;
+        } else {
+            t.write_stderr(&ran.stderr).await?;
+        }
+        t.write(prompt.clone()).await?;
+    }
+}
+
+/// An exec channel (`ssh host command`): one command, its output, its exit status.
+async fn exec(mut t: Terminal, command: String) {
+    let _ = exec_conversation(&mut t, &command).await;
+}
+
+async fn exec_conversation(t: &mut Terminal, command: &str) -> Result<(), Gone> {
+    if t.has(Fault::HangAfterAuth) {
+        return Err(t.hang().await);
+    }
+    if t.has(Fault::Garbage) {
+        return Err(t.garbage().await);
+    }
+    t.count_command();
+    let spec = t.device.spec.clone();
+    match spec.platform {
+        Platform::Linux => {
+            let ran = linux::run(command, &spec.hostname, &t.device.facts);
+            t.latency().await;
+            let stdout = t.tty_text(&ran.stdout);
+            t.output(stdout.as_bytes(), None).await?;
+            t.write_stderr(&ran.stderr).await?;
+            t.close(ran.status).await;
+        }
+        Platform::CiscoIos => {
+            // IOS runs an exec request as one command at the login's privilege level.
+            let mut cli = IosCli::new(&spec.hostname, spec.behaviour.privilege15);
+            let text = match cli.execute(command, &t.device.facts) {
+                Step::Print(text) | Step::Show(text) => text,
+                Step::AskEnableSecret | Step::Exit => String::new(),
+            };
+            t.latency().await;
+            t.output(text.as_bytes(), None).await?;
+            t.close(0).await;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! The simulator seen from the client side: real `ssh2` (libssh2) and OpenSSH `ssh` clients
+//! against fleets on ephemeral loopback ports. One test binary, one link step.
+
+mod faults;
+mod helpers;
+mod ios;
+mod keys;
+mod linux;
+mod openssh;
+mod spec;

@@ -1,0 +1,208 @@
+//! The process pool under attack: workers killed from outside, a coordinator killed outright,
+//! and credentials looked for where they must never be.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use netsweep_pool::{Cancel, PoolConfig, PoolEvent, PoolKind};
+use netsweep_protocol::{Outcome, Timeouts};
+use netsweep_sim::{DeviceSpec, GenerateOptions, Platform};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::harness::{
+    TestFleet, children_named, netsweep_run, poll_until, private_worker, processes,
+};
+
+fn generated(count: usize, latency: Duration) -> Vec<DeviceSpec> {
+    let spec = netsweep_sim::FleetSpec::generate(&GenerateOptions {
+        count,
+        platforms: vec![Platform::CiscoIos],
+        latency,
+        seed: 11,
+        ..Default::default()
+    })
+    .unwrap();
+    spec.devices
+}
+
+/// The pipe inodes a process holds on its stdin, stdout and stderr.
+fn stdio_pipes(pid: i32) -> Vec<String> {
+    (0..3)
+        .filter_map(|fd| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| p.starts_with("pipe:"))
+        .collect()
+}
+
+fn own_fd_targets() -> HashSet<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn workers_killed_mid_sweep_cost_only_their_device() {
+    let fleet = TestFleet::start(generated(500, Duration::from_millis(40)));
+    let worker = private_worker(fleet.dir.path(), "chaos-worker");
+    let jobs = fleet.jobs(
+        &["show clock"],
+        &[],
+        Timeouts {
+            deadline: Duration::from_secs(20),
+            ..Timeouts::default()
+        },
+    );
+    let total = jobs.len();
+    let mut config = PoolConfig::new(
+        PoolKind::Processes {
+            worker_path: worker,
+            worker_args: vec![],
+            max_devices_per_worker: None,
+        },
+        24,
+    );
+    config.retries = 0;
+    let mut pool = netsweep_pool::executor(config).unwrap();
+
+    // From outside: SIGKILL a random worker every 40 ms while the sweep runs, and remember
+    // every worker and pipe seen.
+    let me = std::process::id() as i32;
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(HashMap::<i32, Vec<String>>::new()));
+    let killer = {
+        let done = Arc::clone(&done);
+        let seen = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut kills = 0;
+            let mut n = 0usize;
+            while !done.load(Ordering::SeqCst) {
+                let workers = children_named(me, "chaos-worker");
+                for w in &workers {
+                    seen.lock().unwrap().entry(w.pid).or_insert_with(|| stdio_pipes(w.pid));
+                }
+                if !workers.is_empty() {
+                    n = n.wrapping_mul(31).wrapping_add(7);
+                    let victim = &workers[n % workers.len()];
+                    if kill(Pid::from_raw(victim.pid), Signal::SIGKILL).is_ok() {
+                        kills += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(40));
+            }
+            kills
+        })
+    };
+
+    let mut finals: HashMap<u64, usize> = HashMap::new();
+    let mut crashed = 0;
+    let stats = pool
+        .run(jobs, &Cancel::new(), &mut |event| {
+            if let PoolEvent::Finished { job, record } = event {
+                *finals.entry(job).or_default() += 1;
+                if let Outcome::WorkerCrashed { signal, .. } = record.outcome {
+                    assert_eq!(signal, Some(9), "{record:?}");
+                    crashed += 1;
+                } else {
+                    assert_eq!(record.outcome, Outcome::Ok, "{record:?}");
+                }
+            }
+        })
+        .unwrap();
+    done.store(true, Ordering::SeqCst);
+    let kills = killer.join().unwrap();
+
+    assert_eq!(finals.len(), total, "every device has a final record");
+    assert!(finals.values().all(|&n| n == 1), "none has two");
+    assert_eq!(stats.finished, total);
+    assert!(kills > 0 && crashed > 0, "the chaos must have hit something ({kills} kills)");
+    assert!(crashed <= kills, "{crashed} crashed devices from {kills} kills");
+
+    // Nothing left behind: no worker (alive or zombie) and none of their pipes held by us.
+    poll_until(Duration::from_secs(3), "workers to be gone", || {
+        children_named(me, "chaos-worker").is_empty()
+    });
+    let ours = own_fd_targets();
+    for (pid, pipes) in seen.lock().unwrap().iter() {
+        for p in pipes {
+            assert!(!ours.contains(p), "worker {pid}'s pipe {p} is still open in the coordinator");
+        }
+    }
+}
+
+#[test]
+fn a_killed_coordinator_leaves_no_worker_behind() {
+    let fleet = TestFleet::start(generated(40, Duration::from_secs(3)));
+    let worker = private_worker(fleet.dir.path(), "orphan-worker");
+    let mut cmd = netsweep_run(&fleet, &["-c", "show clock", "-w", "8", "--pool", "processes"]);
+    cmd.arg("--worker-path").arg(&worker);
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let coordinator = child.id() as i32;
+    let mut workers = Vec::new();
+    poll_until(Duration::from_secs(20), "8 workers to start", || {
+        workers = children_named(coordinator, "orphan-worker");
+        workers.len() == 8
+    });
+    kill(Pid::from_raw(coordinator), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    poll_until(Duration::from_secs(1), "every worker to die with its coordinator", || {
+        let alive: HashSet<i32> = processes()
+            .into_iter()
+            .filter(|p| p.state != 'Z')
+            .map(|p| p.pid)
+            .collect();
+        workers.iter().all(|w| !alive.contains(&w.pid))
+    });
+}
+
+#[test]
+fn no_worker_argv_or_environment_holds_a_password() {
+    let mut devices = generated(16, Duration::from_millis(500));
+    let secret_word = "Sup3r-Secret-Pa55word";
+    for d in &mut devices {
+        d.password = secret_word.into();
+        d.secret = secret_word.into();
+    }
+    let fleet = TestFleet::start(devices);
+    // The inventory references the password through the environment, as a careful user would.
+    let text = std::fs::read_to_string(&fleet.inventory).unwrap();
+    std::fs::write(&fleet.inventory, text.replace(secret_word, "${ROUTER_PW}")).unwrap();
+    let worker = private_worker(fleet.dir.path(), "argv-worker");
+    let mut cmd = netsweep_run(&fleet, &["-c", "show clock", "-w", "4", "--pool", "processes"]);
+    cmd.arg("--worker-path").arg(&worker).env("ROUTER_PW", secret_word);
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let coordinator = child.id() as i32;
+    let mut checked = 0;
+    poll_until(Duration::from_secs(20), "workers to inspect", || {
+        for w in children_named(coordinator, "argv-worker") {
+            let argv = std::fs::read(format!("/proc/{}/cmdline", w.pid)).unwrap_or_default();
+            let env = std::fs::read(format!("/proc/{}/environ", w.pid)).unwrap_or_default();
+            for blob in [&argv, &env] {
+                assert!(
+                    !String::from_utf8_lossy(blob).contains(secret_word),
+                    "password visible in worker {}",
+                    w.pid
+                );
+            }
+            if !argv.is_empty() {
+                checked += 1;
+            }
+        }
+        checked >= 4
+    });
+    let status = crate::harness::wait_with_limit(&mut child, Duration::from_secs(60));
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
