@@ -124,7 +124,9 @@ pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Finished {
             stdout,
             stderr,
         },
-        None => panic!("{cmd:?} still running after {limit:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"),
+        None => {
+            panic!("{cmd:?} still running after {limit:?}\nstdout:\n{stdout}\nstderr:\n{stderr}")
+        }
     }
 }
 
@@ -237,7 +239,10 @@ pub fn private_worker(dir: &Path, name: &str) -> PathBuf {
 pub fn poll_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !check() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }

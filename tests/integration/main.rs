@@ -5,5 +5,6 @@
 
 mod harness;
 mod pool_contract;
+mod resume;
 mod supervision;
 mod sweep;

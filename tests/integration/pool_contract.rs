@@ -23,12 +23,37 @@ fn fleet() -> (TestFleet, HashMap<&'static str, &'static str>) {
         ("ok-1", Platform::CiscoIos, vec![], "ok"),
         ("ok-2", Platform::CiscoIos, vec![], "ok"),
         ("linux-1", Platform::Linux, vec![], "ok"),
-        ("bad-password", Platform::CiscoIos, vec![Fault::Auth], "auth_failed"),
-        ("bad-secret", Platform::CiscoIos, vec![Fault::EnableFail], "enable_failed"),
-        ("hangs", Platform::CiscoIos, vec![Fault::HangAfterAuth], "timed_out"),
-        ("drops", Platform::CiscoIos, vec![Fault::DropMidOutput], "connection_lost"),
+        (
+            "bad-password",
+            Platform::CiscoIos,
+            vec![Fault::Auth],
+            "auth_failed",
+        ),
+        (
+            "bad-secret",
+            Platform::CiscoIos,
+            vec![Fault::EnableFail],
+            "enable_failed",
+        ),
+        (
+            "hangs",
+            Platform::CiscoIos,
+            vec![Fault::HangAfterAuth],
+            "timed_out",
+        ),
+        (
+            "drops",
+            Platform::CiscoIos,
+            vec![Fault::DropMidOutput],
+            "connection_lost",
+        ),
         ("flaky", Platform::CiscoIos, vec![Fault::Flaky(1)], "ok"),
-        ("refuses", Platform::CiscoIos, vec![Fault::Refuse], "unreachable"),
+        (
+            "refuses",
+            Platform::CiscoIos,
+            vec![Fault::Refuse],
+            "unreachable",
+        ),
     ];
     let expected = specs.iter().map(|(n, _, _, s)| (*n, *s)).collect();
     let devices = specs
@@ -45,7 +70,11 @@ fn run(kind: PoolKind) {
         command: Duration::from_secs(5),
         deadline: Duration::from_secs(3),
     };
-    let jobs = fleet.jobs(&["show clock", "show running-config"], &["uname -a"], timeouts);
+    let jobs = fleet.jobs(
+        &["show clock", "show running-config"],
+        &["uname -a"],
+        timeouts,
+    );
     let names: HashMap<u64, String> = jobs.iter().map(|j| (j.id, j.target.name.clone())).collect();
     let mut config = PoolConfig::new(kind, 4);
     config.retries = 1;
@@ -64,7 +93,10 @@ fn run(kind: PoolKind) {
             PoolEvent::Started { device, .. } => *started.entry(device).or_default() += 1,
             PoolEvent::Finished { job, record } => {
                 assert_eq!(names[&job], record.device);
-                finals.entry(record.device.clone()).or_default().push(*record);
+                finals
+                    .entry(record.device.clone())
+                    .or_default()
+                    .push(*record);
             }
             _ => {}
         })
@@ -74,12 +106,20 @@ fn run(kind: PoolKind) {
     assert!(stats.not_started.is_empty());
     for (name, status) in &expected {
         let records = &finals[*name];
-        assert_eq!(records.len(), 1, "{name}: exactly one final record, got {records:#?}");
+        assert_eq!(
+            records.len(),
+            1,
+            "{name}: exactly one final record, got {records:#?}"
+        );
         let r = &records[0];
         assert_eq!(r.outcome.class(), *status, "{name}: {r:#?}");
         assert!(!r.worker.is_empty(), "{name}: the record names its worker");
         // Retries: transient failures get a second attempt, auth failures never do.
-        let attempts = if r.outcome.is_transient() || *name == "flaky" { 2 } else { 1 };
+        let attempts = if r.outcome.is_transient() || *name == "flaky" {
+            2
+        } else {
+            1
+        };
         assert_eq!(r.attempt, attempts, "{name}: attempts {r:#?}");
         assert_eq!(r.previous_attempts.len() as u32, attempts - 1, "{name}");
         assert_eq!(started[*name], attempts, "{name}: started events");
@@ -87,15 +127,28 @@ fn run(kind: PoolKind) {
 
     let ok = &finals["ok-1"][0];
     assert_eq!(ok.outputs.len(), 2);
-    assert!(ok.outputs[1].output.len() >= 300_000, "running-config arrives whole");
+    let config = &ok.outputs[1].output;
+    assert!(
+        config.len() >= 280_000 && config.trim_end().ends_with("end"),
+        "running-config arrives whole: {} bytes, ends {:?}",
+        config.len(),
+        &config[config.len().saturating_sub(80)..]
+    );
     assert!(finals["linux-1"][0].outputs[0].output.contains("Linux"));
     assert_eq!(
         finals["hangs"][0].outcome,
-        Outcome::TimedOut { stage: Stage::Prompt }
+        Outcome::TimedOut {
+            stage: Stage::Prompt
+        }
     );
     let dropped = &finals["drops"][0];
     assert!(
-        matches!(dropped.outcome, Outcome::ConnectionLost { stage: Stage::Command }),
+        matches!(
+            dropped.outcome,
+            Outcome::ConnectionLost {
+                stage: Stage::Command
+            }
+        ),
         "{dropped:#?}"
     );
     assert!(

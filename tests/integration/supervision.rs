@@ -84,7 +84,10 @@ fn workers_killed_mid_sweep_cost_only_their_device() {
             while !done.load(Ordering::SeqCst) {
                 let workers = children_named(me, "chaos-worker");
                 for w in &workers {
-                    seen.lock().unwrap().entry(w.pid).or_insert_with(|| stdio_pipes(w.pid));
+                    seen.lock()
+                        .unwrap()
+                        .entry(w.pid)
+                        .or_insert_with(|| stdio_pipes(w.pid));
                 }
                 if !workers.is_empty() {
                     n = n.wrapping_mul(31).wrapping_add(7);
@@ -120,8 +123,14 @@ fn workers_killed_mid_sweep_cost_only_their_device() {
     assert_eq!(finals.len(), total, "every device has a final record");
     assert!(finals.values().all(|&n| n == 1), "none has two");
     assert_eq!(stats.finished, total);
-    assert!(kills > 0 && crashed > 0, "the chaos must have hit something ({kills} kills)");
-    assert!(crashed <= kills, "{crashed} crashed devices from {kills} kills");
+    assert!(
+        kills > 0 && crashed > 0,
+        "the chaos must have hit something ({kills} kills)"
+    );
+    assert!(
+        crashed <= kills,
+        "{crashed} crashed devices from {kills} kills"
+    );
 
     // Nothing left behind: no worker (alive or zombie) and none of their pipes held by us.
     poll_until(Duration::from_secs(3), "workers to be gone", || {
@@ -130,7 +139,10 @@ fn workers_killed_mid_sweep_cost_only_their_device() {
     let ours = own_fd_targets();
     for (pid, pipes) in seen.lock().unwrap().iter() {
         for p in pipes {
-            assert!(!ours.contains(p), "worker {pid}'s pipe {p} is still open in the coordinator");
+            assert!(
+                !ours.contains(p),
+                "worker {pid}'s pipe {p} is still open in the coordinator"
+            );
         }
     }
 }
@@ -139,7 +151,10 @@ fn workers_killed_mid_sweep_cost_only_their_device() {
 fn a_killed_coordinator_leaves_no_worker_behind() {
     let fleet = TestFleet::start(generated(40, Duration::from_secs(3)));
     let worker = private_worker(fleet.dir.path(), "orphan-worker");
-    let mut cmd = netsweep_run(&fleet, &["-c", "show clock", "-w", "8", "--pool", "processes"]);
+    let mut cmd = netsweep_run(
+        &fleet,
+        &["-c", "show clock", "-w", "8", "--pool", "processes"],
+    );
     cmd.arg("--worker-path").arg(&worker);
     let mut child = cmd
         .stdout(std::process::Stdio::null())
@@ -154,14 +169,18 @@ fn a_killed_coordinator_leaves_no_worker_behind() {
     });
     kill(Pid::from_raw(coordinator), Signal::SIGKILL).unwrap();
     child.wait().unwrap();
-    poll_until(Duration::from_secs(1), "every worker to die with its coordinator", || {
-        let alive: HashSet<i32> = processes()
-            .into_iter()
-            .filter(|p| p.state != 'Z')
-            .map(|p| p.pid)
-            .collect();
-        workers.iter().all(|w| !alive.contains(&w.pid))
-    });
+    poll_until(
+        Duration::from_secs(1),
+        "every worker to die with its coordinator",
+        || {
+            let alive: HashSet<i32> = processes()
+                .into_iter()
+                .filter(|p| p.state != 'Z')
+                .map(|p| p.pid)
+                .collect();
+            workers.iter().all(|w| !alive.contains(&w.pid))
+        },
+    );
 }
 
 #[test]
@@ -177,8 +196,13 @@ fn no_worker_argv_or_environment_holds_a_password() {
     let text = std::fs::read_to_string(&fleet.inventory).unwrap();
     std::fs::write(&fleet.inventory, text.replace(secret_word, "${ROUTER_PW}")).unwrap();
     let worker = private_worker(fleet.dir.path(), "argv-worker");
-    let mut cmd = netsweep_run(&fleet, &["-c", "show clock", "-w", "4", "--pool", "processes"]);
-    cmd.arg("--worker-path").arg(&worker).env("ROUTER_PW", secret_word);
+    let mut cmd = netsweep_run(
+        &fleet,
+        &["-c", "show clock", "-w", "4", "--pool", "processes"],
+    );
+    cmd.arg("--worker-path")
+        .arg(&worker)
+        .env("ROUTER_PW", secret_word);
     let mut child = cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

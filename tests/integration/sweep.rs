@@ -25,7 +25,14 @@ fn a_mixed_fleet_is_classified_and_exits_1() {
     ]);
     for pool in ["threads", "processes"] {
         let mut cmd = netsweep_run(&fleet, &["-c", "show clock", "--format", "jsonl"]);
-        cmd.args(["--pool", pool, "--deadline", "3s", "--command-timeout", "2s"]);
+        cmd.args([
+            "--pool",
+            pool,
+            "--deadline",
+            "3s",
+            "--command-timeout",
+            "2s",
+        ]);
         let out = run_with_limit(cmd, LIMIT);
         assert_eq!(out.code(), Some(1), "{pool}: {out:#?}");
         let records = json_lines(&out.stdout);
@@ -46,7 +53,10 @@ fn a_mixed_fleet_is_classified_and_exits_1() {
         // `show clock` is not a Linux command: the shell says so and exits non-zero.
         assert_eq!(status("srv1"), "command_error");
         for r in &records {
-            for field in ["device", "host", "port", "platform", "status", "message", "outputs", "timings", "worker", "attempt"] {
+            for field in [
+                "device", "host", "port", "platform", "status", "message", "outputs", "timings",
+                "worker", "attempt",
+            ] {
                 assert!(r.get(field).is_some(), "{field} missing in {r}");
             }
         }
@@ -64,11 +74,25 @@ fn a_mixed_fleet_is_classified_and_exits_1() {
 #[test]
 fn all_ok_exits_0_and_text_ends_with_a_summary() {
     let fleet = TestFleet::start(vec![ios("a1", vec![]), ios("a2", vec![])]);
-    let out = run_with_limit(netsweep_run(&fleet, &["-c", "show clock", "-w", "2"]), LIMIT);
+    let out = run_with_limit(
+        netsweep_run(&fleet, &["-c", "show clock", "-w", "2"]),
+        LIMIT,
+    );
     assert_eq!(out.code(), Some(0), "{out:#?}");
-    assert!(out.stdout.contains("a1") && out.stdout.contains("a2"), "{}", out.stdout);
-    let last = out.stdout.trim_end().lines().last().unwrap_or_default();
-    assert!(last.contains("2 ok") || last.contains("ok: 2") || last.contains("2 devices"), "summary line: {last}");
+    assert!(
+        out.stdout.contains("a1") && out.stdout.contains("a2"),
+        "{}",
+        out.stdout
+    );
+    let summary = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .unwrap_or_else(|| panic!("no summary line in {}", out.stdout));
+    assert!(
+        summary.contains("2 devices") && summary.ends_with(": 2 ok"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -77,7 +101,19 @@ fn input_order_follows_the_inventory() {
     slow.behaviour.latency = Duration::from_millis(600);
     let fleet = TestFleet::start(vec![slow, ios("second", vec![]), ios("third", vec![])]);
     let out = run_with_limit(
-        netsweep_run(&fleet, &["-c", "show clock", "--format", "jsonl", "--order", "input", "--pool", "threads"]),
+        netsweep_run(
+            &fleet,
+            &[
+                "-c",
+                "show clock",
+                "--format",
+                "jsonl",
+                "--order",
+                "input",
+                "--pool",
+                "threads",
+            ],
+        ),
         LIMIT,
     );
     let names: Vec<String> = json_lines(&out.stdout)
@@ -87,14 +123,30 @@ fn input_order_follows_the_inventory() {
     assert_eq!(names, ["first-but-slow", "second", "third"], "{out:#?}");
 
     let out = run_with_limit(
-        netsweep_run(&fleet, &["-c", "show clock", "--format", "jsonl", "--order", "completion", "--pool", "threads"]),
+        netsweep_run(
+            &fleet,
+            &[
+                "-c",
+                "show clock",
+                "--format",
+                "jsonl",
+                "--order",
+                "completion",
+                "--pool",
+                "threads",
+            ],
+        ),
         LIMIT,
     );
     let names: Vec<String> = json_lines(&out.stdout)
         .iter()
         .map(|r| r["device"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names.last().map(String::as_str), Some("first-but-slow"), "{out:#?}");
+    assert_eq!(
+        names.last().map(String::as_str),
+        Some("first-but-slow"),
+        "{out:#?}"
+    );
 }
 
 #[test]

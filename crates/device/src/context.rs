@@ -1,5 +1,6 @@
-//! State shared by every session in one process: private keys read once, and the lock that
-//! serializes this process's access to known_hosts files.
+//! State shared by every session in one process: private keys read once, and known_hosts
+//! files read once (then only their new lines), under a lock that serializes this process's
+//! access to them.
 //!
 //! It must not hold anything about a particular device or session.
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::SessionError;
+use crate::known_hosts::KnownHostsCache;
 
 /// A private key as read from disk, with its public half when it could be found, so that
 /// libssh2 does not have to derive it from the private key on every connection.
@@ -21,7 +23,9 @@ pub(crate) struct KeyMaterial {
 /// one). Create one per process and hand it to every [`run_job`](crate::run_job) call.
 pub struct SessionContext {
     keys: Mutex<HashMap<PathBuf, Arc<KeyMaterial>>>,
-    pub(crate) known_hosts_lock: Mutex<()>,
+    /// known_hosts files read so far, by path; the mutex also serializes this process's
+    /// access to them.
+    pub(crate) known_hosts: Mutex<HashMap<PathBuf, KnownHostsCache>>,
 }
 
 impl fmt::Debug for SessionContext {
@@ -44,7 +48,7 @@ impl SessionContext {
     pub fn new() -> SessionContext {
         SessionContext {
             keys: Mutex::new(HashMap::new()),
-            known_hosts_lock: Mutex::new(()),
+            known_hosts: Mutex::new(HashMap::new()),
         }
     }
 

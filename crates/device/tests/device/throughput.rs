@@ -26,6 +26,19 @@ fn ios_sessions_per_second_with_32_threads() {
     .expect("start the simulated fleet");
     let dir = temp_dir();
     let known_hosts = dir.path().join("known_hosts");
+    if let Ok(n) = std::env::var("NETSWEEP_PREFILL_KNOWN_HOSTS") {
+        let n: usize = n.parse().unwrap();
+        let line = std::fs::read_to_string("/tmp/one_known_host_line").unwrap();
+        let body: String = (0..n)
+            .map(|i| {
+                line.replace(
+                    "HOST",
+                    &format!("[10.{}.{}.{}]:22", i / 65536, (i / 256) % 256, i % 256),
+                )
+            })
+            .collect();
+        std::fs::write(&known_hosts, body).unwrap();
+    }
     let jobs: Vec<_> = devices
         .iter()
         .map(|d| {
