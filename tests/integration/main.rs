@@ -3,6 +3,7 @@
 //!
 //! One test binary, so the crates link once; helpers live in `harness`.
 
+mod compare;
 mod harness;
 mod pool_contract;
 mod resume;

@@ -26,6 +26,10 @@ pub enum Command {
     /// Render a sweep's journal again (text, JSON, summary) without contacting any device.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
+    /// Run the same sweep with each pool and worker count, and compare time, rate, CPU and
+    /// memory in a table (and a chart): "how many workers, threads or processes, for my fleet?"
+    #[command(after_help = COMPARE_EXAMPLES)]
+    Compare(Box<CompareArgs>),
 }
 
 pub(crate) const EXIT_CODES: &str = "\
@@ -61,6 +65,17 @@ Examples:
   netsweep report runs/20261121T102600.000Z-0123456789ab.jsonl --format summary
   netsweep report latest --merge";
 
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  # The demo fleet, simulated, at four worker counts, three runs each, with a chart:
+  netsweep compare --simulate -c 'show clock' --workers 1,2,4,8 --repeat 3 --chart compare.svg
+
+  # A real fleet, read-only command, threads only:
+  netsweep compare -i devices.yaml -c 'show clock' --pools threads --workers 10,20,40
+
+Each run is a separate `netsweep run --no-journal` of the whole selection; device results are
+not printed, only the figures.";
+
 /// Which pool runs the devices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PoolChoice {
@@ -68,6 +83,16 @@ pub enum PoolChoice {
     Processes,
     /// Each device on a thread of this process (lighter; a hung device's thread is abandoned).
     Threads,
+}
+
+impl PoolChoice {
+    /// The flag value, as `--pool` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolChoice::Processes => "processes",
+            PoolChoice::Threads => "threads",
+        }
+    }
 }
 
 /// In which order device results are printed.
@@ -99,6 +124,17 @@ pub enum HostKeyChoice {
     AcceptNew,
     /// No checking (labs only).
     Off,
+}
+
+impl HostKeyChoice {
+    /// The flag value, as `--host-key-policy` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostKeyChoice::Strict => "strict",
+            HostKeyChoice::AcceptNew => "accept-new",
+            HostKeyChoice::Off => "off",
+        }
+    }
 }
 
 /// `netsweep run` flags.
@@ -212,6 +248,13 @@ pub struct RunArgs {
     #[arg(long, requires = "resume")]
     pub force: bool,
 
+    /// Write the run's resource figures as JSON to FILE when it ends: wall time, devices/s,
+    /// CPU seconds of the coordinator and of its (reaped) workers, peak RSS of the coordinator
+    /// and of the largest worker. For benchmarks and `netsweep compare`; with --simulate the
+    /// simulator's share is in the coordinator's figures.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
+
     /// No progress bar or periodic status line on stderr.
     #[arg(long)]
     pub no_progress: bool,
@@ -219,6 +262,83 @@ pub struct RunArgs {
     /// Log each device's start and finish with the worker's name and a timestamp (-vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Output of `netsweep compare`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// A table.
+    Text,
+    /// A JSON array of results.
+    Json,
+}
+
+/// `netsweep compare` flags.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Inventory file.
+    #[arg(short, long, default_value = "devices.yaml", value_name = "FILE")]
+    pub inventory: PathBuf,
+
+    /// Command to run on every device; repeatable.
+    #[arg(short = 'c', long = "command", value_name = "CMD", required = true)]
+    pub commands: Vec<String>,
+
+    /// Only these devices or groups (names or globs).
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub limit: Vec<String>,
+
+    /// Pools to compare.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "threads,processes"
+    )]
+    pub pools: Vec<PoolChoice>,
+
+    /// Worker counts to compare.
+    #[arg(
+        short,
+        long,
+        value_delimiter = ',',
+        default_value = "5,10,20,40",
+        value_name = "N,N,…"
+    )]
+    pub workers: Vec<usize>,
+
+    /// Runs per (pool, workers) pair; the table shows median, min and max.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
+
+    /// Serve the inventory's devices from the built-in simulator (in this process, so its
+    /// CPU does not count against the runs).
+    #[arg(long)]
+    pub simulate: bool,
+
+    /// Seed for the simulator (with --simulate).
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "simulate")]
+    pub sim_seed: u64,
+
+    /// Draw wall time and devices/s against workers, a line per pool (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+    pub format: CompareFormat,
+
+    /// Longest a device may take in each run.
+    #[arg(long, value_parser = parse_duration, default_value = "120s", value_name = "DURATION")]
+    pub deadline: Duration,
+
+    /// Host key checking, as for `run`.
+    #[arg(long, value_enum, default_value_t = HostKeyChoice::AcceptNew)]
+    pub host_key_policy: HostKeyChoice,
+
+    /// known_hosts file, as for `run`.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
 }
 
 /// What `netsweep report` prints.

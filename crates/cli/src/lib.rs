@@ -7,11 +7,14 @@
 #![allow(clippy::print_stderr)]
 
 pub mod args;
+mod chart;
+mod compare;
 mod display;
 mod progress;
 mod report;
 mod run;
 mod signals;
+mod stats;
 
 use std::process::ExitCode;
 
@@ -66,12 +69,13 @@ pub fn main() -> ExitCode {
     };
     let verbose = match &cli.command {
         Command::Run(a) => a.verbose,
-        Command::Report(_) => 0,
+        Command::Report(_) | Command::Compare(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
         Command::Run(a) => run::run(a),
         Command::Report(a) => report::report(a),
+        Command::Compare(a) => compare::compare(a),
     };
     match result {
         Ok(status) => status.into(),

@@ -29,7 +29,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     // The journal first: a sweep that cannot record its results must not start.
     let mut summary = SummaryAccumulator::new();
     let (mut journal, commands, selected) = open_journal(args, &inventory, selected, &mut summary)?;
-    let known_hosts = known_hosts_path(args)?;
+    let known_hosts = known_hosts_path(args.host_key_policy, args.known_hosts.as_deref())?;
     let jobs = build_jobs(&selected, &commands, args, known_hosts.as_deref());
 
     // The simulator stays up for the whole run and stops when `_fleet` drops.
@@ -100,6 +100,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let mut stdout = display.finish();
     let interrupted = cancel.level() != CancelLevel::None;
     let summary = summary.summary(elapsed);
+    if let Some(path) = &args.stats {
+        crate::stats::write(path, args, &summary)?;
+    }
     let rendered = summary.render(SummaryStyle::default());
     if args.format == FormatChoice::Text {
         // The summary is part of a text report; machine formats keep stdout parseable.
@@ -199,7 +202,7 @@ fn open_journal<'i>(
         },
         args.commands.clone(),
         serde_json::json!({
-            "kind": match args.pool { PoolChoice::Threads => "threads", PoolChoice::Processes => "processes" },
+            "kind": args.pool.name(),
             "workers": args.workers,
             "retries": args.retries,
             "connect_timeout_ms": args.connect_timeout.as_millis() as u64,
@@ -296,12 +299,16 @@ fn default_worker() -> anyhow::Result<(PathBuf, Vec<std::ffi::OsString>)> {
     Ok((exe, vec![crate::WORKER_MODE.into()]))
 }
 
-fn known_hosts_path(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
-    if args.host_key_policy == HostKeyChoice::Off {
+/// netsweep's own known_hosts: `explicit`, or `$XDG_DATA_HOME/netsweep/known_hosts`.
+pub(crate) fn known_hosts_path(
+    policy: HostKeyChoice,
+    explicit: Option<&Path>,
+) -> anyhow::Result<Option<PathBuf>> {
+    if policy == HostKeyChoice::Off {
         return Ok(None);
     }
-    if let Some(p) = &args.known_hosts {
-        return Ok(Some(p.clone()));
+    if let Some(p) = explicit {
+        return Ok(Some(p.to_path_buf()));
     }
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
@@ -317,7 +324,7 @@ fn known_hosts_path(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
     Ok(Some(dir.join("known_hosts")))
 }
 
-fn start_simulator(inventory: &Path, seed: u64) -> anyhow::Result<netsweep_sim::Fleet> {
+pub(crate) fn start_simulator(inventory: &Path, seed: u64) -> anyhow::Result<netsweep_sim::Fleet> {
     let spec = netsweep_sim::FleetSpec::from_inventory(inventory, seed).context("--simulate")?;
     let fleet = netsweep_sim::Fleet::start(spec).context("--simulate")?;
     tracing::info!("simulator serving {} devices", fleet.devices().len());
@@ -340,10 +347,7 @@ fn resume_command(args: &RunArgs, journal: &Path) -> String {
         words.push("--simulate".into());
     }
     words.push("--pool".into());
-    words.push(match args.pool {
-        PoolChoice::Threads => "threads".into(),
-        PoolChoice::Processes => "processes".into(),
-    });
+    words.push(args.pool.name().into());
     words.push("-w".into());
     words.push(args.workers.to_string());
     if let Some(k) = &args.known_hosts {

@@ -8,7 +8,7 @@ use ssh2::Session;
 
 use crate::MAX_OUTPUT_BYTES;
 use crate::error::SessionError;
-use crate::io::{Deadline, read_some};
+use crate::io::{Deadline, try_read};
 use crate::ms_since;
 use crate::shell::CommandFailure;
 use crate::text::{self, Collector};
@@ -37,22 +37,56 @@ pub(crate) fn run(
             partial: Some(Box::new(out)),
         }
     };
-    // stdout first, then stderr: libssh2 queues stderr packets while stdout is read.
-    loop {
-        match read_some(conn, &mut channel, &mut buf, &deadline, stage) {
-            Ok(0) => break,
-            Ok(n) => stdout.push(&buf[..n]),
-            Err(e) => return Err(partial(stdout, e)),
-        }
-    }
+    // Both streams at once: a command that fills libssh2's channel window on stderr while
+    // stdout is being waited for would otherwise stall until the deadline.
     let mut stderr = Collector::new(MAX_OUTPUT_BYTES);
     let mut err_stream = channel.stderr();
-    loop {
-        match read_some(conn, &mut err_stream, &mut buf, &deadline, stage) {
-            Ok(0) => break,
-            Ok(n) => stderr.push(&buf[..n]),
-            Err(e) => return Err(partial(stdout, e)),
+    let (mut out_done, mut err_done) = (false, false);
+    let failure = loop {
+        if out_done && err_done {
+            break None;
         }
+        let mut progressed = false;
+        let mut failed = None;
+        for (done, stream, collected) in [
+            (
+                &mut out_done,
+                &mut channel as &mut dyn std::io::Read,
+                &mut stdout,
+            ),
+            (
+                &mut err_done,
+                &mut err_stream as &mut dyn std::io::Read,
+                &mut stderr,
+            ),
+        ] {
+            if *done || failed.is_some() {
+                continue;
+            }
+            match try_read(conn, stream, &mut buf, &deadline, stage) {
+                Ok(Some(0)) => *done = true,
+                Ok(Some(n)) => {
+                    collected.push(&buf[..n]);
+                    progressed = true;
+                }
+                Ok(None) => {}
+                Err(e) => failed = Some(e),
+            }
+        }
+        if failed.is_some() {
+            break failed;
+        }
+        // Reading one stream can pull the other's data (or the EOF) off the socket into
+        // libssh2's queue; wait on the socket only when nothing is queued.
+        let queued = channel.read_window().available > 0 || channel.eof();
+        if !progressed && !queued && !(out_done && err_done) {
+            if let Err(e) = conn.wait_socket(&deadline, stage) {
+                break Some(e);
+            }
+        }
+    };
+    if let Some(error) = failure {
+        return Err(partial(stdout, error));
     }
     // The exit status arrives before or with the close, normally right after EOF; a device
     // that never closes the channel is treated as having given no status.

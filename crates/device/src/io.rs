@@ -165,6 +165,25 @@ pub(crate) fn read_some(
     }
 }
 
+/// Reads what is already available without waiting: `Ok(None)` when nothing is, `Ok(Some(0))`
+/// at the end of the stream.
+pub(crate) fn try_read<R: Read + ?Sized>(
+    conn: &Connection,
+    reader: &mut R,
+    buf: &mut [u8],
+    deadline: &Deadline,
+    stage: Stage,
+) -> Result<Option<usize>, SessionError> {
+    loop {
+        match reader.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(classify(conn, stage, deadline, e)),
+        }
+    }
+}
+
 /// Writes all of `data`. (Never `flush`: on an ssh2 channel that discards unread input.)
 pub(crate) fn write_all(
     conn: &Connection,

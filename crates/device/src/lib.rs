@@ -4,11 +4,14 @@
 //! The entry point is [`run_job`]: it walks the stages connect → handshake → host_key → auth →
 //! prompt → enable → command → close, reports each stage as it enters it, times them, and
 //! returns a [`DeviceRecord`] whatever happens: it never panics on device behaviour and never
-//! waits without a bound (every libssh2 call runs under `Session::set_timeout`).
+//! waits without a bound (libssh2 runs non-blocking and every wait has a deadline taken from
+//! the job's timeouts; `Session::set_timeout` is set too, as a backstop).
+//!
+//! Platforms are data ([`platform::Driver`]): a new one is a table entry, not new code.
 //!
 //! This crate knows nothing of pools, threads, processes or other devices, and never prints.
-//! State shared between sessions of one process (parsed keys, the known_hosts lock) lives in
-//! [`SessionContext`].
+//! State shared between sessions of one process (keys read once, known_hosts files read once
+//! and the lock around them) lives in [`SessionContext`].
 
 mod context;
 mod error;

@@ -306,3 +306,98 @@ fn threads_sharing_a_context_record_the_host_key_once() {
     assert_eq!(recorded.lines().count(), 1, "{recorded}");
     assert_eq!(ctx.cached_keys(), 1);
 }
+
+#[test]
+fn a_key_recorded_by_another_process_is_enforced() {
+    let mut sshd = start_sshd();
+    let dir = temp_dir();
+    let kh = dir.path().join("known_hosts");
+    let j = job(target(&sshd, &sshd.client_key_path()), &["true"], &kh);
+    // Two contexts stand for two worker processes sharing the file.
+    let (first, second) = (SessionContext::new(), SessionContext::new());
+    assert_outcome(&run(&j, &second).0, Outcome::Ok);
+    assert_outcome(&run(&j, &first).0, Outcome::Ok);
+    assert_eq!(std::fs::read_to_string(&kh).unwrap().lines().count(), 1);
+    sshd.restart_with_new_host_key().unwrap();
+    assert_outcome(&run(&j, &first).0, Outcome::HostKeyMismatch);
+    assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::HostKeyMismatch);
+}
+
+#[test]
+fn a_hashed_entry_written_by_openssh_is_honoured() {
+    let sshd = start_sshd();
+    let dir = temp_dir();
+    let kh = dir.path().join("known_hosts");
+    let key: Vec<String> = sshd
+        .host_key_line()
+        .split_whitespace()
+        .take(2)
+        .map(str::to_string)
+        .collect();
+    std::fs::write(
+        &kh,
+        format!("[127.0.0.1]:{} {}\n", sshd.port(), key.join(" ")),
+    )
+    .unwrap();
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-H", "-f"])
+        .arg(&kh)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::read_to_string(&kh).unwrap().starts_with("|1|"));
+    let mut j = job(target(&sshd, &sshd.client_key_path()), &["true"], &kh);
+    j.host_key_policy = HostKeyPolicy::Strict;
+    assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
+}
+
+#[test]
+fn a_key_without_its_pub_file_still_logs_in() {
+    let sshd = start_sshd();
+    let dir = temp_dir();
+    let lone = dir.path().join("lone_key");
+    std::fs::copy(sshd.client_key_path(), &lone).unwrap();
+    let j = job(
+        target(&sshd, &lone),
+        &["true"],
+        &dir.path().join("known_hosts"),
+    );
+    assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
+}
+
+#[test]
+fn output_beyond_the_cap_is_dropped_and_flagged() {
+    let sshd = start_sshd();
+    let dir = temp_dir();
+    let over = netsweep_device::MAX_OUTPUT_BYTES + 100_000;
+    let command = format!("head -c {over} /dev/zero | tr '\\0' x; echo done >&2");
+    let j = job(
+        target(&sshd, &sshd.client_key_path()),
+        &[&command],
+        &dir.path().join("known_hosts"),
+    );
+    let (record, _) = run(&j, &SessionContext::new());
+    assert_outcome(&record, Outcome::Ok);
+    let out = &record.outputs[0];
+    assert!(out.truncated);
+    assert_eq!(out.output.len(), netsweep_device::MAX_OUTPUT_BYTES);
+    assert_eq!(out.stderr.as_deref(), Some("done"));
+    assert_eq!(out.exit_status, Some(0));
+}
+
+#[test]
+fn megabytes_on_stderr_do_not_stall_stdout() {
+    let sshd = start_sshd();
+    let dir = temp_dir();
+    // More than libssh2's 2 MiB channel window on stderr before anything on stdout.
+    let j = job(
+        target(&sshd, &sshd.client_key_path()),
+        &["head -c 3000000 /dev/zero | tr '\\0' e >&2; echo out"],
+        &dir.path().join("known_hosts"),
+    );
+    let (record, _) = run(&j, &SessionContext::new());
+    assert_outcome(&record, Outcome::Ok);
+    let out = &record.outputs[0];
+    assert_eq!(out.output, "out");
+    assert_eq!(out.stderr.as_ref().map(String::len), Some(3_000_000));
+}
