@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use netsweep_protocol::{DeviceTarget, HostKeyPolicy, Job, Secret, Timeouts};
 use netsweep_sim::{DeviceSpec, Fleet, FleetSpec};
+pub use netsweep_testkit::poll_until;
 use tempfile::TempDir;
 
 /// Path of one of the package's binaries, as cargo built it for this test run.
@@ -233,16 +234,4 @@ pub fn private_worker(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::copy(bin("netsweep-worker"), &path).unwrap();
     path
-}
-
-/// Polls `check` every 10 ms until it holds or `limit` passes; panics with `what` then.
-pub fn poll_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

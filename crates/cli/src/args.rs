@@ -176,15 +176,15 @@ pub struct RunArgs {
     pub format: FormatChoice,
 
     /// TCP connect timeout per device (a device's `conn_timeout` in the inventory wins).
-    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, default_value = "10s", value_name = "DURATION")]
     pub connect_timeout: Duration,
 
     /// Longest wait for any single reply: banner, prompt, one command's output.
-    #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, default_value = "30s", value_name = "DURATION")]
     pub command_timeout: Duration,
 
     /// Longest a device may take, all stages together; then it is stopped and `timed_out`.
-    #[arg(long, value_parser = parse_duration, default_value = "120s", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, default_value = "120s", value_name = "DURATION")]
     pub deadline: Duration,
 
     /// What to do with host keys netsweep has not seen before.
@@ -329,7 +329,7 @@ pub struct CompareArgs {
     pub format: CompareFormat,
 
     /// Longest a device may take in each run.
-    #[arg(long, value_parser = parse_duration, default_value = "120s", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, default_value = "120s", value_name = "DURATION")]
     pub deadline: Duration,
 
     /// Host key checking, as for `run`.
@@ -370,10 +370,10 @@ pub struct ReportArgs {
     pub merge: bool,
 }
 
-/// Durations on the command line read like those in devices.yaml: `200ms`, `10s`, `1m30s`,
-/// or a number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    netsweep_inventory::parse_duration(text)
+/// Time limits on the command line read like those in devices.yaml: `200ms`, `10s`,
+/// `1m30s`, or a number of seconds; never zero.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    netsweep_inventory::parse_timeout(text)
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub(crate) enum SessionError {
     },
     #[error("the device did not finish answering within {}", secs(*waited))]
     Timeout { stage: Stage, waited: Duration },
+    #[error("the device's overall deadline of {} ran out", secs(*total))]
+    DeviceDeadline { stage: Stage, total: Duration },
     #[error("the device closed the connection")]
     Lost {
         stage: Stage,
@@ -112,6 +114,7 @@ impl SessionError {
             | SessionError::ConnectTimeout { .. }
             | SessionError::Connect { .. } => Stage::Connect,
             SessionError::Timeout { stage, .. }
+            | SessionError::DeviceDeadline { stage, .. }
             | SessionError::Lost { stage, .. }
             | SessionError::Protocol { stage, .. } => *stage,
             SessionError::HostKeyChanged { .. }
@@ -127,13 +130,15 @@ impl SessionError {
     }
 
     /// The protocol outcome for this failure.
-    pub(crate) fn outcome(&self, current: Stage) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         match self {
             SessionError::Resolve { .. }
             | SessionError::Refused { .. }
             | SessionError::ConnectTimeout { .. }
             | SessionError::Connect { .. } => Outcome::Unreachable,
-            SessionError::Timeout { stage, .. } => Outcome::TimedOut { stage: *stage },
+            SessionError::Timeout { stage, .. } | SessionError::DeviceDeadline { stage, .. } => {
+                Outcome::TimedOut { stage: *stage }
+            }
             SessionError::Lost { stage, .. } => Outcome::ConnectionLost { stage: *stage },
             SessionError::Protocol { .. } | SessionError::UnknownPlatform { .. } => {
                 Outcome::ProtocolError
@@ -146,7 +151,6 @@ impl SessionError {
             | SessionError::KeyFile { .. }
             | SessionError::NoCredentials { .. } => Outcome::AuthFailed,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => {
-                let _ = current;
                 Outcome::EnableFailed
             }
         }
@@ -164,6 +168,9 @@ impl SessionError {
             }
             SessionError::Timeout { .. } => {
                 "the device may be hung or overloaded, or the command timeout too short"
+            }
+            SessionError::DeviceDeadline { .. } => {
+                "the device is too slow for the deadline; raise --deadline if that is expected"
             }
             SessionError::Lost { .. } => "the device or something in between dropped the session",
             SessionError::Protocol { .. } => "check the platform (device_type) and the device",
@@ -227,7 +234,7 @@ mod tests {
             waited: Duration::from_secs(30),
         };
         assert_eq!(
-            e.outcome(Stage::Command),
+            e.outcome(),
             Outcome::TimedOut {
                 stage: Stage::Command
             }
@@ -247,7 +254,7 @@ mod tests {
             user: "cisco".into(),
             tried: "password".into(),
         };
-        assert_eq!(e.outcome(Stage::Auth), Outcome::AuthFailed);
+        assert_eq!(e.outcome(), Outcome::AuthFailed);
         assert!(
             e.message(Stage::Auth, None)
                 .starts_with("auth: the device rejected user cisco")
@@ -262,7 +269,7 @@ mod tests {
             Duration::ZERO,
         );
         assert_eq!(
-            lost.outcome(Stage::Command),
+            lost.outcome(),
             Outcome::ConnectionLost {
                 stage: Stage::Command
             }
@@ -278,6 +285,6 @@ mod tests {
             ssh2::Error::from_errno(ssh2::ErrorCode::Session(-5)),
             Duration::ZERO,
         );
-        assert_eq!(kex.outcome(Stage::Handshake), Outcome::ProtocolError);
+        assert_eq!(kex.outcome(), Outcome::ProtocolError);
     }
 }

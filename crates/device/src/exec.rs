@@ -8,7 +8,7 @@ use ssh2::Session;
 
 use crate::MAX_OUTPUT_BYTES;
 use crate::error::SessionError;
-use crate::io::{Deadline, try_read};
+use crate::io::try_read;
 use crate::ms_since;
 use crate::shell::CommandFailure;
 use crate::text::{self, Collector};
@@ -22,7 +22,7 @@ pub(crate) fn run(
 ) -> Result<CommandOutput, CommandFailure> {
     let stage = Stage::Command;
     let started = Instant::now();
-    let deadline = Deadline::after(timeout);
+    let deadline = conn.deadline(timeout);
     let mut channel = conn.call(&deadline, stage, Session::channel_session)?;
     conn.call(&deadline, stage, |_| channel.exec(command))?;
 
@@ -79,7 +79,8 @@ pub(crate) fn run(
         // Reading one stream can pull the other's data (or the EOF) off the socket into
         // libssh2's queue; wait on the socket only when nothing is queued.
         let queued = channel.read_window().available > 0 || channel.eof();
-        if !progressed && !queued && !(out_done && err_done) {
+        let finished = out_done && err_done;
+        if !(progressed || queued || finished) {
             if let Err(e) = conn.wait_socket(&deadline, stage) {
                 break Some(e);
             }
@@ -90,7 +91,7 @@ pub(crate) fn run(
     }
     // The exit status arrives before or with the close, normally right after EOF; a device
     // that never closes the channel is treated as having given no status.
-    let closing = Deadline::after(timeout.min(Duration::from_secs(5)));
+    let closing = conn.deadline(timeout.min(Duration::from_secs(5)));
     let _ = conn.call(&closing, stage, |_| channel.wait_close());
     let exit_status = channel.exit_status().ok();
     let signal = channel

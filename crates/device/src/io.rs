@@ -21,6 +21,8 @@ use crate::transport::Connection;
 pub(crate) struct Deadline {
     at: Instant,
     allowed: Duration,
+    /// Set when the device's overall deadline comes first: its length, for the message.
+    overall: Option<Duration>,
 }
 
 impl Deadline {
@@ -28,7 +30,17 @@ impl Deadline {
         Deadline {
             at: Instant::now() + allowed,
             allowed,
+            overall: None,
         }
+    }
+
+    /// The same deadline, or the device's overall one (`end`, `total` long) if that is sooner.
+    pub(crate) fn capped(mut self, end: Instant, total: Duration) -> Deadline {
+        if end < self.at {
+            self.at = end;
+            self.overall = Some(total);
+        }
+        self
     }
 
     fn remaining(&self, stage: Stage) -> Result<Duration, SessionError> {
@@ -40,10 +52,21 @@ impl Deadline {
         }
     }
 
+    /// Classifies a libssh2 error; its own timeout means this deadline passed.
+    pub(crate) fn classify(&self, stage: Stage, err: ssh2::Error) -> SessionError {
+        match SessionError::from_ssh(stage, err, self.allowed) {
+            SessionError::Timeout { .. } => self.expired(stage),
+            other => other,
+        }
+    }
+
     pub(crate) fn expired(&self, stage: Stage) -> SessionError {
-        SessionError::Timeout {
-            stage,
-            waited: self.allowed,
+        match self.overall {
+            Some(total) => SessionError::DeviceDeadline { stage, total },
+            None => SessionError::Timeout {
+                stage,
+                waited: self.allowed,
+            },
         }
     }
 }
@@ -65,7 +88,7 @@ impl Connection {
                 Err(e) if e.code() == ssh2::ErrorCode::Session(EAGAIN) => {
                     self.wait_socket(deadline, stage)?;
                 }
-                Err(e) => return Err(SessionError::from_ssh(stage, e, deadline.allowed)),
+                Err(e) => return Err(deadline.classify(stage, e)),
             }
         }
     }
@@ -90,12 +113,15 @@ impl Connection {
             BlockDirections::None => (PollFlags::POLLIN, Some(Duration::from_millis(5))),
         };
         let left = deadline.remaining(stage)?;
-        let wait = cap.map_or(left, |c| c.min(left));
+        // Even when libssh2 says it waits for the socket, look again every second: should a
+        // reply ever be sitting in its queue rather than on the socket, the session recovers
+        // at once instead of idling to the deadline.
+        let wait = cap.unwrap_or(Duration::from_secs(1)).min(left);
         let timeout =
             PollTimeout::try_from(wait.max(Duration::from_millis(1))).unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(self.socket().as_fd(), events)];
         match poll(&mut fds, timeout) {
-            Ok(0) if cap.is_none() => {
+            Ok(0) => {
                 // Nothing came: re-check the deadline (poll rounds down).
                 deadline.remaining(stage).map(|_| ())
             }
@@ -136,7 +162,7 @@ fn classify(
         return deadline.expired(stage);
     }
     match ssh2::Error::last_session_error(&conn.session) {
-        Some(e) => SessionError::from_ssh(stage, e, deadline.allowed),
+        Some(e) => deadline.classify(stage, e),
         None => SessionError::Lost {
             stage,
             source: None,

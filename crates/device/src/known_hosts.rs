@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::PoisonError;
 
 use netsweep_protocol::{HostKeyPolicy, Stage};
@@ -131,6 +131,57 @@ impl KnownHostsCache {
     }
 }
 
+/// This process's known_hosts caches, locked.
+type Caches<'a> = std::sync::MutexGuard<'a, HashMap<PathBuf, KnownHostsCache>>;
+
+/// Opens `file` (creating it 0600), locks it and brings this process's cache of it up to
+/// date; the returned guards keep both locks held.
+fn open_locked<'a>(
+    ctx: &'a SessionContext,
+    file: &Path,
+) -> Result<(Caches<'a>, Flock<File>), SessionError> {
+    let known_hosts_error = |detail: String| SessionError::KnownHosts {
+        file: file.to_path_buf(),
+        detail,
+    };
+    let mut caches = ctx
+        .known_hosts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let handle = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(|e| known_hosts_error(e.to_string()))?;
+    let mut locked: Flock<File> = Flock::lock(handle, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| known_hosts_error(format!("could not lock it: {errno}")))?;
+    caches
+        .entry(file.to_path_buf())
+        .or_default()
+        .catch_up(&mut locked)
+        .map_err(|e| known_hosts_error(format!("could not read it: {e}")))?;
+    Ok((caches, locked))
+}
+
+/// Key types already recorded for `host:port`, so the handshake can ask for one of them first
+/// (as OpenSSH does): a device that also has a newer key type keeps matching its entry.
+pub(crate) fn known_key_types(
+    ctx: &SessionContext,
+    file: &Path,
+    host: &str,
+    port: u16,
+) -> Result<Vec<String>, SessionError> {
+    let (caches, _locked) = open_locked(ctx, file)?;
+    let entry = entry_name(host, port);
+    Ok(caches
+        .get(file)
+        .and_then(|c| c.plain.get(&entry))
+        .map(|keys| keys.iter().map(|(t, _)| t.clone()).collect())
+        .unwrap_or_default())
+}
+
 /// The host key a server presented, and where.
 struct PresentedKey<'a> {
     /// The known_hosts name (`[host]:port`).
@@ -183,24 +234,8 @@ pub(crate) fn verify(
         )));
     };
 
-    let mut caches = ctx
-        .known_hosts
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let (mut caches, mut locked) = open_locked(ctx, file)?;
     let cache = caches.entry(file.to_path_buf()).or_default();
-    let handle = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(file)
-        .map_err(|e| known_hosts_error(e.to_string()))?;
-    let mut locked: Flock<File> = Flock::lock(handle, FlockArg::LockExclusive)
-        .map_err(|(_, errno)| known_hosts_error(format!("could not lock it: {errno}")))?;
-    cache
-        .catch_up(&mut locked)
-        .map_err(|e| known_hosts_error(format!("could not read it: {e}")))?;
-
     let presented = PresentedKey {
         entry: &entry,
         host,
@@ -218,6 +253,15 @@ pub(crate) fn verify(
             entry,
             file: file.to_path_buf(),
         }),
+        CheckResult::NotFound if cache.plain.contains_key(&entry) => {
+            // Known under another key type only: a server that stopped offering the recorded
+            // type (the handshake asked for it first) is treated as a changed key, not a new
+            // host, or a downgrade would pass as trust on first use.
+            Err(SessionError::HostKeyChanged {
+                entry,
+                file: file.to_path_buf(),
+            })
+        }
         CheckResult::NotFound if policy == HostKeyPolicy::Strict => {
             Err(SessionError::HostKeyUnknown {
                 entry,

@@ -26,7 +26,7 @@ mod transport;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use netsweep_protocol::{CommandOutput, DeviceRecord, Job, Outcome, Stage, Timings};
+use netsweep_protocol::{CommandOutput, DeviceRecord, HostKeyPolicy, Job, Outcome, Stage, Timings};
 
 pub use context::SessionContext;
 use error::SessionError;
@@ -54,7 +54,7 @@ pub fn run_job(job: &Job, ctx: &SessionContext, on_stage: &mut dyn FnMut(Stage))
             };
             let mut record = DeviceRecord::from_target(
                 &job.target,
-                err.outcome(Stage::Connect),
+                err.outcome(),
                 err.message(Stage::Connect, None),
             );
             record.attempt = job.attempt;
@@ -86,10 +86,7 @@ pub fn run_job_with_driver(
         Ok(Ok(())) => summarize(&outputs, timings.total_ms),
         Ok(Err(err)) => {
             tracing::debug!(device = %job.target.name, error = %err, "session failed");
-            (
-                err.outcome(current),
-                err.message(current, running.as_deref()),
-            )
+            (err.outcome(), err.message(current, running.as_deref()))
         }
         Err(_) => (
             Outcome::ProtocolError,
@@ -157,12 +154,26 @@ fn sweep(
 ) -> Result<(), SessionError> {
     let target = &job.target;
     let timeout = job.timeouts.command;
+    // The pool enforces the device's deadline too (it can stop a stuck worker); keeping to it
+    // here ends the session cleanly, with its partial output, and frees the thread.
+    let overall = (
+        Instant::now() + job.timeouts.deadline,
+        job.timeouts.deadline,
+    );
 
     stages.enter(Stage::Connect);
-    let stream = transport::tcp_connect(&target.host, target.port, job.timeouts.connect)?;
+    let connect_timeout = job.timeouts.connect.min(job.timeouts.deadline);
+    let stream = transport::tcp_connect(&target.host, target.port, connect_timeout)?;
 
     stages.enter(Stage::Handshake);
-    let conn = transport::handshake(stream, timeout)?;
+    let known_key_types = match (&job.known_hosts, job.host_key_policy) {
+        (Some(file), HostKeyPolicy::Strict | HostKeyPolicy::AcceptNew) => {
+            // A file that cannot be read fails the host key stage, with its own message.
+            known_hosts::known_key_types(ctx, file, &target.host, target.port).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    let conn = transport::handshake(stream, timeout, &known_key_types, overall)?;
 
     stages.enter(Stage::HostKey);
     known_hosts::verify(

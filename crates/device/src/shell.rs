@@ -56,11 +56,16 @@ impl<'c> Shell<'c> {
         timeout: Duration,
     ) -> Result<Shell<'c>, SessionError> {
         let stage = Stage::Prompt;
-        let deadline = Deadline::after(timeout);
+        let deadline = conn.deadline(timeout);
         let mut channel = conn.call(&deadline, stage, Session::channel_session)?;
         // Wide terminal: devices that wrap at the PTY width would otherwise split long lines.
         conn.call(&deadline, stage, |_| {
             channel.request_pty("vt100", None, Some((511, 24, 0, 0)))
+        })?;
+        // Anything a device sends as stderr inside a shell belongs to the output stream; left
+        // apart, it would sit unread in libssh2's queue and shrink the channel window.
+        conn.call(&deadline, stage, |_| {
+            channel.handle_extended_data(ssh2::ExtendedData::Merge)
         })?;
         conn.call(&deadline, stage, |_| channel.shell())?;
         let mut shell = Shell {
@@ -173,7 +178,7 @@ impl<'c> Shell<'c> {
         if self.driver.prompt.is_privileged(&self.prompt) {
             return Ok(());
         }
-        let deadline = Deadline::after(self.timeout);
+        let deadline = self.conn.deadline(self.timeout);
         let mut seen = self.send_line(spec.command, &deadline, stage)?;
         match self.read_enable_reply(&mut seen, &deadline, true)? {
             EnableReply::Prompt(line) => return self.finish_enable(line, &seen),
@@ -275,7 +280,7 @@ impl<'c> Shell<'c> {
 
     fn run(&mut self, command: &str, stage: Stage) -> Result<CommandOutput, CommandFailure> {
         let started = Instant::now();
-        let deadline = Deadline::after(self.timeout);
+        let deadline = self.conn.deadline(self.timeout);
         let after_echo = self.send_line(command, &deadline, stage)?;
         let mut collector = Collector::new(MAX_OUTPUT_BYTES);
         collector.push(&after_echo);

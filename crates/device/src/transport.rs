@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 #[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use netsweep_protocol::{DeviceTarget, Stage};
 use ssh2::{KeyboardInteractivePrompt, MethodType, Prompt, Session};
@@ -70,6 +70,9 @@ pub fn set_quickack_enabled(enabled: bool) {
 pub(crate) struct Connection {
     pub(crate) session: Session,
     socket: TcpStream,
+    /// The device's overall deadline, which caps every wait.
+    end: Instant,
+    total: Duration,
 }
 
 impl Connection {
@@ -80,6 +83,11 @@ impl Connection {
         if QUICKACK.load(Ordering::Relaxed) {
             quickack(&self.socket);
         }
+    }
+
+    /// A deadline `timeout` from now, or the device's overall deadline if sooner.
+    pub(crate) fn deadline(&self, timeout: Duration) -> Deadline {
+        Deadline::after(timeout).capped(self.end, self.total)
     }
 
     /// The socket libssh2 talks over (a second handle on it).
@@ -98,6 +106,7 @@ impl Connection {
 
     /// Says goodbye within a short bound, then shuts the socket so nothing lingers.
     pub(crate) fn close(&self, within: Duration) {
+        // Goodbyes are not bound by the device's deadline: the results are already in.
         let deadline = Deadline::after(within);
         let _ = self.call(&deadline, Stage::Close, |s| {
             s.disconnect(None, "netsweep done", None)
@@ -174,7 +183,15 @@ pub(crate) fn tcp_connect(
 
 /// Runs the SSH handshake over `stream` within `timeout`. The session is left in
 /// non-blocking mode: callers wait through [`Connection::call`] and the `io` helpers.
-pub(crate) fn handshake(stream: TcpStream, timeout: Duration) -> Result<Connection, SessionError> {
+///
+/// `known_key_types` (from known_hosts) are asked for first, so a device keeps presenting the
+/// key it is recorded with.
+pub(crate) fn handshake(
+    stream: TcpStream,
+    timeout: Duration,
+    known_key_types: &[String],
+    (end, total): (Instant, Duration),
+) -> Result<Connection, SessionError> {
     let stage = Stage::Handshake;
     let protocol = |detail: String, source: Option<ssh2::Error>| SessionError::Protocol {
         stage,
@@ -186,29 +203,44 @@ pub(crate) fn handshake(stream: TcpStream, timeout: Duration) -> Result<Connecti
         .map_err(|e| protocol(format!("could not duplicate the socket: {e}"), None))?;
     let mut session =
         Session::new().map_err(|e| protocol("could not create a session".into(), Some(e)))?;
-    offer_algorithms(&session)
+    offer_algorithms(&session, known_key_types)
         .map_err(|e| protocol("could not set algorithm preferences".into(), Some(e)))?;
     session.set_tcp_stream(stream);
     session.set_blocking(false);
-    let mut connection = Connection { session, socket };
+    let mut connection = Connection {
+        session,
+        socket,
+        end,
+        total,
+    };
     connection.set_timeout(timeout);
-    let deadline = Deadline::after(timeout);
+    let deadline = connection.deadline(timeout);
     loop {
         match connection.session.handshake() {
             Ok(()) => return Ok(connection),
             Err(e) if e.code() == ssh2::ErrorCode::Session(-37) => {
                 connection.wait_socket(&deadline, stage)?;
             }
-            Err(e) => return Err(SessionError::from_ssh(stage, e, timeout)),
+            Err(e) => return Err(deadline.classify(stage, e)),
         }
     }
 }
 
-/// Sets netsweep's algorithm order, keeping only what this libssh2 was built with.
-fn offer_algorithms(session: &Session) -> Result<(), ssh2::Error> {
+/// The host key algorithms that produce keys of `key_type` (as known_hosts names it).
+fn signs_with(algorithm: &str, key_type: &str) -> bool {
+    algorithm == key_type || (key_type == "ssh-rsa" && algorithm.starts_with("rsa-sha2-"))
+}
+
+/// Sets netsweep's algorithm order, keeping only what this libssh2 was built with; host key
+/// algorithms for already-recorded key types go first.
+fn offer_algorithms(session: &Session, known_key_types: &[String]) -> Result<(), ssh2::Error> {
+    let known = |alg: &str| known_key_types.iter().any(|t| signs_with(alg, t));
+    let (mut host_keys, others): (Vec<&str>, Vec<&str>) =
+        HOST_KEY.iter().copied().partition(|alg| known(alg));
+    host_keys.extend(others);
     for (kind, wanted) in [
         (MethodType::Kex, KEX),
-        (MethodType::HostKey, HOST_KEY),
+        (MethodType::HostKey, host_keys.as_slice()),
         (MethodType::CryptCs, CIPHERS),
         (MethodType::CryptSc, CIPHERS),
         (MethodType::MacCs, MACS),
@@ -225,6 +257,49 @@ fn offer_algorithms(session: &Session) -> Result<(), ssh2::Error> {
         }
     }
     Ok(())
+}
+
+/// Runs one authentication call to completion: `Ok(Err(..))` is a rejection (try something
+/// else), `Err(..)` a session failure that ends the stage.
+fn attempt(
+    conn: &Connection,
+    deadline: &Deadline,
+    mut op: impl FnMut(&Session) -> Result<(), ssh2::Error>,
+) -> Result<Result<(), ssh2::Error>, SessionError> {
+    conn.call(deadline, Stage::Auth, |s| match op(s) {
+        Err(e) if is_rejection(&e) => Ok(Err(e)),
+        other => other.map(Ok),
+    })
+}
+
+/// Logs in with each key ssh-agent holds, in turn.
+///
+/// One `Agent` lives through every retry of a non-blocking call: libssh2 keeps a pointer to
+/// it in the session between retries (ssh2's `userauth_agent` makes a new one per call,
+/// which is only safe in blocking mode).
+fn agent_login(conn: &Connection, user: &str, deadline: &Deadline) -> Result<(), SessionError> {
+    let no_credentials = |source: Option<ssh2::Error>| SessionError::NoCredentials {
+        user: user.to_string(),
+        source,
+    };
+    let mut agent = conn.session.agent().map_err(|e| no_credentials(Some(e)))?;
+    agent.connect().map_err(|e| no_credentials(Some(e)))?;
+    agent
+        .list_identities()
+        .map_err(|e| no_credentials(Some(e)))?;
+    let identities = agent.identities().map_err(|e| no_credentials(Some(e)))?;
+    let mut last_rejection = None;
+    for identity in &identities {
+        match attempt(conn, deadline, |_| agent.userauth(user, identity))? {
+            Ok(()) => {
+                let _ = agent.disconnect();
+                return Ok(());
+            }
+            Err(rejected) => last_rejection = Some(rejected),
+        }
+    }
+    let _ = agent.disconnect();
+    Err(no_credentials(last_rejection))
 }
 
 /// Answers every keyboard-interactive prompt with the password, as IOS asks for it that way.
@@ -264,14 +339,7 @@ pub(crate) fn authenticate(
     let stage = Stage::Auth;
     let session = &conn.session;
     let user = target.username.as_str();
-    let deadline = Deadline::after(timeout);
-    // Each attempt reports a rejection as Ok(Err(..)); only session failures end the stage.
-    let attempt = |op: &mut dyn FnMut(&Session) -> Result<(), ssh2::Error>| {
-        conn.call(&deadline, stage, |s| match op(s) {
-            Err(e) if is_rejection(&e) => Ok(Err(e)),
-            other => other.map(Ok),
-        })
-    };
+    let deadline = conn.deadline(timeout);
     let methods = match conn.call(&deadline, stage, |s| {
         s.auth_methods(user).map(str::to_string)
     }) {
@@ -286,7 +354,7 @@ pub(crate) fn authenticate(
         let key = ctx.key(path)?;
         if offers("publickey") {
             tried.push("key");
-            let result = attempt(&mut |s| {
+            let result = attempt(conn, &deadline, |s| {
                 s.userauth_pubkey_memory(user, key.public.as_deref(), &key.private_pem, None)
             })?;
             match result {
@@ -299,10 +367,10 @@ pub(crate) fn authenticate(
     if let Some(password) = &target.password {
         let method = password_methods.iter().copied().find(|m| offers(m));
         let result = match method {
-            Some("keyboard-interactive") => Some(attempt(&mut |s| {
+            Some("keyboard-interactive") => Some(attempt(conn, &deadline, |s| {
                 s.userauth_keyboard_interactive(user, &mut PasswordAnswerer(password.expose()))
             })?),
-            Some(_) => Some(attempt(&mut |s| {
+            Some(_) => Some(attempt(conn, &deadline, |s| {
                 s.userauth_password(user, password.expose())
             })?),
             None => None,
@@ -314,31 +382,7 @@ pub(crate) fn authenticate(
     }
 
     if target.key_file.is_none() && target.password.is_none() {
-        // The agent is local: talking to it does not block on the device.
-        return match conn.call(&deadline, stage, |s| {
-            s.userauth_agent(user).map(Ok).or_else(|e| {
-                if is_rejection(&e)
-                    || !matches!(
-                        e.code(),
-                        ssh2::ErrorCode::Session(-37 | -9 | -13 | -43 | -7)
-                    )
-                {
-                    Ok(Err(e))
-                } else {
-                    Err(e)
-                }
-            })
-        })? {
-            Ok(()) if session.authenticated() => Ok(()),
-            Ok(()) => Err(SessionError::NoCredentials {
-                user: user.to_string(),
-                source: None,
-            }),
-            Err(e) => Err(SessionError::NoCredentials {
-                user: user.to_string(),
-                source: Some(e),
-            }),
-        };
+        return agent_login(conn, user, &deadline);
     }
 
     if session.authenticated() {

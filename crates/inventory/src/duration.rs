@@ -1,12 +1,22 @@
 //! Human durations as written in inventories and on the command line: `10s`, `500ms`,
 //! `1.5s`, `2m`, `1h`, `1m30s`, or a bare number of seconds (netmiko's `timeout: 100`).
 //!
-//! Zero is refused: a zero timeout is never what anyone means, and libssh2 reads it as
-//! "wait forever".
+//! [`parse_duration`] reads any length, zero included (a simulated latency of `0` is
+//! meaningful); [`parse_timeout`] is the one for time limits and refuses anything under a
+//! millisecond: a zero timeout is never what anyone means, and libssh2 reads it as "wait
+//! forever".
 
 use std::time::Duration;
 
-/// Parses a duration; the error is a lowercase reason naming the text.
+/// Parses a time limit: a duration of at least 1 ms. The error is a lowercase reason naming
+/// the text.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    from_seconds(d.as_secs_f64(), text.trim())
+}
+
+/// Parses a duration of any length, zero included; the error is a lowercase reason naming the
+/// text.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -43,21 +53,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         rest = &rest[unit_len..];
         total_ms += number * unit_ms;
     }
-    seconds_or_ms_to_duration(total_ms / 1000.0, text)
+    to_duration(total_ms / 1000.0, text)
 }
 
-/// A number of seconds (from a YAML number) as a duration.
+/// A number of seconds (from a YAML number) as a time limit (at least 1 ms).
 pub(crate) fn from_seconds(seconds: f64, text: &str) -> Result<Duration, String> {
-    seconds_or_ms_to_duration(seconds, text)
+    let d = to_duration(seconds, text)?;
+    // Below a millisecond rounds to zero on the wire (timeouts travel as whole ms).
+    if d < Duration::from_millis(1) {
+        return Err(format!("`{text}` must be at least 1ms"));
+    }
+    Ok(d)
 }
 
-fn seconds_or_ms_to_duration(seconds: f64, text: &str) -> Result<Duration, String> {
+fn to_duration(seconds: f64, text: &str) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("`{text}` is not a duration"));
-    }
-    // Below a millisecond rounds to zero on the wire (timeouts travel as whole ms).
-    if seconds < 0.001 {
-        return Err(format!("`{text}` must be at least 1ms"));
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is too long"))
 }
@@ -84,8 +95,10 @@ mod tests {
         for bad in [
             "", "s", "10x", "1m30", "-1s", "0", "0s", "1..2s", "ten", "1e3s",
         ] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+            assert!(parse_timeout(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(parse_duration("0s").unwrap_err().contains("at least 1ms"));
+        assert!(parse_timeout("0s").unwrap_err().contains("at least 1ms"));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("0ms"), Ok(Duration::ZERO));
     }
 }

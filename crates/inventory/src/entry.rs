@@ -601,7 +601,7 @@ impl<'a> Reader<'a> {
                 value: Typed::Float(x),
                 raw,
             } => duration::from_seconds(*x, raw),
-            Kind::Str(s) => duration::parse_duration(s),
+            Kind::Str(s) => duration::parse_timeout(s),
             _ => {
                 self.problem(
                     f.value,

@@ -11,13 +11,13 @@
 //!   password: ${NETSWEEP_PASSWORD}   # or password_env: NAME, or password_file: path
 //!   secret_file: ~/.netsweep/enable
 //! routers:                       # a group: `--limit routers`
-//!   - host: 10.0.0.1             # or `ip:`; name defaults to the host
+//!   - host: 127.0.1.1            # or `ip:`; name defaults to the host
 //!   - name: core-2
-//!     ip: 10.0.0.2
+//!     ip: 127.0.1.2
 //!     port: 2222
 //!     command_timeout: 60s       # or netmiko's `timeout: 60`
 //! switches:
-//!   - host: 10.0.1.1
+//!   - host: 127.0.2.1
 //!     groups: [access]           # extra groups
 //! ```
 //!
@@ -57,7 +57,7 @@ use std::time::Duration;
 use netsweep_protocol::{DeviceTarget, Timeouts};
 use sha2::{Digest, Sha256};
 
-pub use duration::parse_duration;
+pub use duration::{parse_duration, parse_timeout};
 pub use error::{InventoryError, Location, MAX_DISPLAYED_PROBLEMS, Problem, ProblemKind};
 
 /// A loaded, validated inventory.

@@ -226,7 +226,8 @@ fn format_duration(d: Duration) -> String {
     if d.subsec_nanos() % 1_000_000 == 0 {
         format!("{}ms", d.as_millis())
     } else {
-        format!("{}us", d.as_micros())
+        // Fractional milliseconds keep sub-millisecond precision (`1.5ms`).
+        format!("{}ms", d.as_secs_f64() * 1000.0)
     }
 }
 

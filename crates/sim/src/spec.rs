@@ -562,32 +562,15 @@ fn place_faults(
     Ok(())
 }
 
-/// Parses a duration: a number and a unit (`ms`, `s`, `m`, `h`, `us`), e.g. `200ms`, `1.5s`,
-/// `0`. A bare number other than 0 is refused: `--latency 200` is too easy to misread.
+/// Parses a duration as inventories write them (`200ms`, `1.5s`, `1m30s`, `0`), except that a
+/// bare number other than 0 is refused: `--latency 200` is too easy to misread.
 pub fn parse_duration(s: &str) -> Result<Duration, SimError> {
-    let t = s.trim();
     let bad = || SimError::BadDuration(s.to_owned());
-    if t == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(bad)?;
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let seconds_per_unit = match unit.trim() {
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" | "sec" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(bad()),
-    };
-    let secs = value * seconds_per_unit;
-    if !secs.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&secs) {
+    let t = s.trim();
+    if t != "0" && t.parse::<f64>().is_ok() {
         return Err(bad());
     }
-    Ok(Duration::from_secs_f64(secs))
+    netsweep_inventory::parse_duration(t).map_err(|_| bad())
 }
 
 /// Parses how many devices get a fault: `2%` / `0.5%` (of the fleet) or `3` (devices).

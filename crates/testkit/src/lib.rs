@@ -11,7 +11,28 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 pub use sshd::{Sshd, SshdError};
+
+use netsweep_protocol::{DeviceTarget, HostKeyPolicy, Job, Timeouts};
+use std::path::Path;
 pub use tempfile;
+
+/// A job for `target` under test conditions: short timeouts (a test never waits long for a
+/// device that does not answer) and trust-on-first-use host keys recorded in `known_hosts`.
+pub fn job(target: DeviceTarget, commands: &[&str], known_hosts: &Path) -> Job {
+    Job {
+        id: 0,
+        attempt: 1,
+        target,
+        commands: commands.iter().map(|c| c.to_string()).collect(),
+        timeouts: Timeouts {
+            connect: Duration::from_secs(5),
+            command: Duration::from_secs(10),
+            deadline: Duration::from_secs(60),
+        },
+        host_key_policy: HostKeyPolicy::AcceptNew,
+        known_hosts: Some(known_hosts.to_path_buf()),
+    }
+}
 
 /// Calls `f` until it returns true, sleeping briefly between tries; panics naming `what` if
 /// `timeout` passes first. The way tests wait: never a bare sleep.

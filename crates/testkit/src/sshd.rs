@@ -57,6 +57,16 @@ impl Sshd {
     ///
     /// Public-key authentication only, for [`Sshd::user`] with [`Sshd::client_key_path`].
     pub fn start() -> Result<Sshd, SshdError> {
+        Sshd::start_inner(false)
+    }
+
+    /// Like [`Sshd::start`], with an RSA host key besides the Ed25519 one, for tests of which
+    /// key type a client asks for.
+    pub fn start_with_rsa_host_key() -> Result<Sshd, SshdError> {
+        Sshd::start_inner(true)
+    }
+
+    fn start_inner(with_rsa: bool) -> Result<Sshd, SshdError> {
         if !Path::new(SSHD).exists() {
             return Err(SshdError::NotInstalled);
         }
@@ -66,8 +76,11 @@ impl Sshd {
             .prefix("netsweep-sshd-")
             .tempdir()
             .map_err(io("create the sshd temp dir"))?;
-        keygen(&dir.path().join("host_key"))?;
-        keygen(&dir.path().join("client_key"))?;
+        keygen(&dir.path().join("host_key"), "ed25519")?;
+        if with_rsa {
+            keygen(&dir.path().join("host_key_rsa"), "rsa")?;
+        }
+        keygen(&dir.path().join("client_key"), "ed25519")?;
         fs::copy(
             dir.path().join("client_key.pub"),
             dir.path().join("authorized_keys"),
@@ -111,6 +124,13 @@ impl Sshd {
             .unwrap_or_default()
     }
 
+    /// The server's RSA host key, if it was started with one.
+    pub fn rsa_host_key_line(&self) -> Option<String> {
+        fs::read_to_string(self.dir.path().join("host_key_rsa.pub"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
     /// The server's own directory (config, keys, `sshd.log`).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -123,7 +143,7 @@ impl Sshd {
         for name in ["host_key", "host_key.pub"] {
             let _ = fs::remove_file(self.dir.path().join(name));
         }
-        keygen(&self.dir.path().join("host_key"))?;
+        keygen(&self.dir.path().join("host_key"), "ed25519")?;
         let port = self.port;
         // The old listener is gone once the child is reaped; binding again may still race a
         // TIME_WAIT-free but not yet released socket, so retry briefly.
@@ -159,12 +179,18 @@ impl Sshd {
     fn launch(&mut self, port: u16) -> Result<(), SshdError> {
         let dir = self.dir.path();
         let config = dir.join("sshd_config");
+        let rsa = if dir.join("host_key_rsa").exists() {
+            format!("HostKey {}/host_key_rsa\n", dir.display())
+        } else {
+            String::new()
+        };
         fs::write(
             &config,
             format!(
                 "Port {port}\n\
                  ListenAddress 127.0.0.1\n\
                  HostKey {dir}/host_key\n\
+                 {rsa}\
                  AuthorizedKeysFile {dir}/authorized_keys\n\
                  PermitRootLogin yes\n\
                  StrictModes no\n\
@@ -235,9 +261,9 @@ impl Drop for Sshd {
     }
 }
 
-fn keygen(path: &Path) -> Result<(), SshdError> {
+fn keygen(path: &Path, key_type: &str) -> Result<(), SshdError> {
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "netsweep-test", "-f"])
+        .args(["-q", "-t", key_type, "-N", "", "-C", "netsweep-test", "-f"])
         .arg(path)
         .stdin(Stdio::null())
         .output()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use netsweep_device::SessionContext;
 use netsweep_protocol::{DeviceTarget, HostKeyPolicy, Outcome, Stage};
-use netsweep_testkit::{Sshd, temp_dir};
+use netsweep_testkit::{Sshd, poll_until, temp_dir};
 
 use crate::{assert_outcome, job, run};
 
@@ -400,4 +400,122 @@ fn megabytes_on_stderr_do_not_stall_stdout() {
     let out = &record.outputs[0];
     assert_eq!(out.output, "out");
     assert_eq!(out.stderr.as_ref().map(String::len), Some(3_000_000));
+}
+
+#[test]
+fn the_recorded_key_type_is_asked_for_first() {
+    let sshd = Sshd::start_with_rsa_host_key().unwrap_or_else(|e| panic!("{e}"));
+    let dir = temp_dir();
+    let kh = dir.path().join("known_hosts");
+    let rsa = sshd.rsa_host_key_line().expect("an RSA host key");
+    for recorded in [rsa, sshd.host_key_line()] {
+        let key: Vec<&str> = recorded.split_whitespace().take(2).collect();
+        std::fs::write(
+            &kh,
+            format!("[127.0.0.1]:{} {}\n", sshd.port(), key.join(" ")),
+        )
+        .unwrap();
+        let mut j = job(target(&sshd, &sshd.client_key_path()), &["true"], &kh);
+        j.host_key_policy = HostKeyPolicy::Strict;
+        let (record, _) = run(&j, &SessionContext::new());
+        assert_outcome(&record, Outcome::Ok);
+    }
+}
+
+/// Where the agent test's child finds its server (set by the parent test).
+const AGENT_PORT_VAR: &str = "NETSWEEP_AGENT_TEST_PORT";
+const AGENT_USER_VAR: &str = "NETSWEEP_AGENT_TEST_USER";
+
+/// An ssh-agent of the test's own, stopped when dropped.
+struct Agent(std::process::Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn with_no_password_or_key_the_agent_logs_in() {
+    let sshd = start_sshd();
+    let dir = temp_dir();
+    let socket = dir.path().join("agent.sock");
+    let _agent = Agent(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start ssh-agent"),
+    );
+    poll_until(Duration::from_secs(10), "the agent's socket", || {
+        socket.exists()
+    });
+    let added = Command::new("ssh-add")
+        .arg("-q")
+        .arg(sshd.client_key_path())
+        .env("SSH_AUTH_SOCK", &socket)
+        .status()
+        .expect("run ssh-add");
+    assert!(added.success());
+    // The login itself runs in a child (this test binary, the test below) with
+    // SSH_AUTH_SOCK set: setting it in this process would race the other tests.
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "linux::agent_child_logs_in", "--ignored"])
+        .env("SSH_AUTH_SOCK", &socket)
+        .env(AGENT_PORT_VAR, sshd.port().to_string())
+        .env(AGENT_USER_VAR, sshd.user())
+        .output()
+        .expect("run the child test");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("1 passed"), "{log}");
+}
+
+#[test]
+#[ignore = "run by with_no_password_or_key_the_agent_logs_in, under ssh-agent"]
+fn agent_child_logs_in() {
+    let port: u16 = std::env::var(AGENT_PORT_VAR)
+        .expect("started by with_no_password_or_key_the_agent_logs_in")
+        .parse()
+        .unwrap();
+    let dir = temp_dir();
+    let t = DeviceTarget {
+        name: "agent".into(),
+        host: "127.0.0.1".into(),
+        port,
+        platform: "linux".into(),
+        username: std::env::var(AGENT_USER_VAR).unwrap(),
+        password: None,
+        secret: None,
+        key_file: None,
+        groups: vec![],
+    };
+    let j = job(t, &["echo via agent"], &dir.path().join("known_hosts"));
+    let (record, _) = run(&j, &SessionContext::new());
+    assert_outcome(&record, Outcome::Ok);
+    assert_eq!(record.outputs[0].output, "via agent");
+}
+
+#[test]
+fn with_no_credentials_and_no_agent_auth_fails_clearly() {
+    let sshd = start_sshd();
+    let dir = temp_dir();
+    let mut t = target(&sshd, &sshd.client_key_path());
+    t.key_file = None;
+    let j = job(t, &["true"], &dir.path().join("known_hosts"));
+    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+        // A developer's own agent may well hold a key this server accepts.
+        return;
+    }
+    let (record, _) = run(&j, &SessionContext::new());
+    assert_outcome(&record, Outcome::AuthFailed);
+    assert!(record.message.contains("ssh-agent"), "{}", record.message);
 }

@@ -1,22 +1,17 @@
 //! A measurement, not a check: full IOS sessions per second through `run_job` (connect, auth,
 //! enable, paging off, `show clock`, exit) from 32 threads against the simulator. Run it with
-//! `cargo test -p netsweep-device --test device -- --ignored --nocapture throughput`.
-//! (Debug build of this crate; dependencies at opt-level 2, as the workspace sets.)
+//! `cargo bench -p netsweep-device --bench sessions`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use netsweep_device::SessionContext;
+use netsweep_device::{SessionContext, run_job};
 use netsweep_protocol::{DeviceTarget, HostKeyPolicy, Outcome, Secret};
 use netsweep_sim::{DeviceSpec, Fleet, FleetSpec, Platform};
-use netsweep_testkit::temp_dir;
+use netsweep_testkit::{job, temp_dir};
 
-use crate::{job, run};
-
-#[test]
-#[ignore = "a measurement that prints a rate; it loads the machine for a few seconds"]
 #[allow(clippy::print_stderr)]
-fn ios_sessions_per_second_with_32_threads() {
+fn main() {
     let devices: Vec<DeviceSpec> = (0..64)
         .map(|i| DeviceSpec::new(format!("r{i}"), Platform::CiscoIos))
         .collect();
@@ -31,7 +26,7 @@ fn ios_sessions_per_second_with_32_threads() {
     let others: String = (0..5000)
         .map(|i| {
             format!(
-                "[10.0.{}.{}]:22 ssh-ed25519 \
+                "[127.9.{}.{}]:22 ssh-ed25519 \
                  AAAAC3NzaC1lZDI1NTE5AAAAIMG0Y5VjresHD6x459ahJitaNCdyuRv2qVEkThGASoCy\n",
                 i / 256,
                 i % 256
@@ -75,7 +70,7 @@ fn ios_sessions_per_second_with_32_threads() {
                         }
                         let mut j = jobs[i % jobs.len()].clone();
                         j.host_key_policy = policy;
-                        if run(&j, &ctx).0.outcome != Outcome::Ok {
+                        if run_job(&j, &ctx, &mut |_| {}).outcome != Outcome::Ok {
                             failures.fetch_add(1, Ordering::Relaxed);
                         }
                     }

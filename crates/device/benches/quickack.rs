@@ -1,19 +1,15 @@
 //! A measurement, not a check: exec-channel round trips against OpenSSH's sshd with and
 //! without re-arming `TCP_QUICKACK`. Run it with
-//! `cargo test -p netsweep-device --test device -- --ignored --nocapture quickack`.
+//! `cargo bench -p netsweep-device --bench quickack`.
 
 use std::time::Instant;
 
-use netsweep_device::{SessionContext, set_quickack_enabled};
+use netsweep_device::{SessionContext, run_job, set_quickack_enabled};
 use netsweep_protocol::{DeviceTarget, Outcome};
-use netsweep_testkit::{Sshd, temp_dir};
+use netsweep_testkit::{Sshd, job, temp_dir};
 
-use crate::{assert_outcome, job, run};
-
-#[test]
-#[ignore = "a measurement that prints timings; it flips a process-wide switch"]
 #[allow(clippy::print_stderr)]
-fn quickack_effect_on_exec_channels() {
+fn main() {
     let sshd = Sshd::start().unwrap_or_else(|e| panic!("{e}"));
     let dir = temp_dir();
     let target = DeviceTarget {
@@ -30,7 +26,7 @@ fn quickack_effect_on_exec_channels() {
     let commands = ["true"; 5];
     let j = job(target, &commands, &dir.path().join("known_hosts"));
     let ctx = SessionContext::new();
-    assert_outcome(&run(&j, &ctx).0, Outcome::Ok);
+    assert_eq!(run_job(&j, &ctx, &mut |_| {}).outcome, Outcome::Ok);
     // Sessions alternate on/off so machine load drifts evenly over both. The first exec of a
     // session pays the stall (if any) on its channel open; the later ones show the baseline,
     // which here is dominated by the login shell starting (bash reading root's rc files).
@@ -41,9 +37,9 @@ fn quickack_effect_on_exec_channels() {
         let enabled = i % 2 == 1;
         set_quickack_enabled(enabled);
         let started = Instant::now();
-        let (record, _) = run(&j, &ctx);
+        let record = run_job(&j, &ctx, &mut |_| {});
         session_ms[enabled as usize].push(started.elapsed().as_secs_f64() * 1000.0);
-        assert_outcome(&record, Outcome::Ok);
+        assert_eq!(record.outcome, Outcome::Ok, "{}", record.message);
         first[enabled as usize].push(record.outputs[0].elapsed_ms);
         later[enabled as usize].extend(record.outputs[1..].iter().map(|o| o.elapsed_ms));
     }
