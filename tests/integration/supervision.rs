@@ -230,3 +230,122 @@ fn no_worker_argv_or_environment_holds_a_password() {
     let status = crate::harness::wait_with_limit(&mut child, Duration::from_secs(60));
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
+
+/// A stand-in worker, written as a shell script: the misbehaviours a real worker could show.
+fn fake_worker(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Runs two jobs for healthy simulated devices through `worker` and returns their records.
+fn run_with_worker(
+    worker: std::path::PathBuf,
+    deadline: Duration,
+) -> Vec<netsweep_protocol::DeviceRecord> {
+    let fleet = TestFleet::start(generated(2, Duration::ZERO));
+    let jobs = fleet.jobs(
+        &["show clock"],
+        &[],
+        Timeouts {
+            deadline,
+            ..Timeouts::default()
+        },
+    );
+    let mut config = PoolConfig::new(
+        PoolKind::Processes {
+            worker_path: worker,
+            worker_args: vec![],
+            max_devices_per_worker: None,
+        },
+        2,
+    );
+    config.kill_grace = Duration::from_millis(300);
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let sink = Arc::clone(&records);
+    std::thread::spawn(move || {
+        let mut pool = netsweep_pool::executor(config).unwrap();
+        let stats = pool.run(jobs, &Cancel::new(), &mut |e| {
+            if let PoolEvent::Finished { record, .. } = e {
+                sink.lock().unwrap().push(*record);
+            }
+        });
+        let _ = done_tx.send(stats.map(|s| s.finished));
+    });
+    // A bound on a hang, not a speed check: a pool that never stops its worker fails here.
+    let finished = done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the pool stopped the misbehaving workers")
+        .unwrap();
+    assert_eq!(finished, 2);
+    let records = records.lock().unwrap().clone();
+    records
+}
+
+#[test]
+fn a_worker_that_writes_garbage_is_killed_and_its_device_is_a_protocol_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = fake_worker(
+        dir.path(),
+        "garbage",
+        "echo 'Segmentation fault (core dumped)'\nexec sleep 60",
+    );
+    for r in run_with_worker(worker, Duration::from_secs(20)) {
+        assert_eq!(r.outcome, Outcome::ProtocolError, "{r:?}");
+        assert!(r.message.contains("frame"), "{}", r.message);
+    }
+}
+
+#[test]
+fn a_worker_that_exits_is_a_crash_with_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = fake_worker(dir.path(), "exits", "exit 3");
+    for r in run_with_worker(worker, Duration::from_secs(20)) {
+        assert_eq!(
+            r.outcome,
+            Outcome::WorkerCrashed {
+                stage: netsweep_protocol::Stage::Queued,
+                signal: None,
+                exit_code: Some(3)
+            },
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn a_worker_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ignored signals stay ignored across exec: `sleep` shrugs off SIGTERM.
+    let worker = fake_worker(dir.path(), "stubborn", "trap '' TERM\nexec sleep 60");
+    for r in run_with_worker(worker, Duration::from_millis(500)) {
+        assert_eq!(
+            r.outcome,
+            Outcome::TimedOut {
+                stage: netsweep_protocol::Stage::Queued
+            },
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn a_worker_of_another_protocol_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = br#"{"type":"ready","protocol_version":999,"pid":1}"#;
+    let mut bytes = (frame.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(frame);
+    let octal: String = bytes.iter().map(|b| format!("\\{b:03o}")).collect();
+    let worker = fake_worker(
+        dir.path(),
+        "future",
+        &format!("printf '{octal}'\nexec sleep 60"),
+    );
+    for r in run_with_worker(worker, Duration::from_secs(20)) {
+        assert_eq!(r.outcome, Outcome::ProtocolError, "{r:?}");
+        assert!(r.message.contains("version 999"), "{}", r.message);
+    }
+}

@@ -173,3 +173,161 @@ fn a_missing_command_is_a_usage_error() {
     assert_eq!(out.code(), Some(2), "{out:#?}");
     assert!(out.stderr.contains("--command"), "{}", out.stderr);
 }
+
+#[test]
+fn output_dir_gets_a_file_per_device_and_command() {
+    let fleet = TestFleet::start(vec![ios("o1", vec![]), ios("o2", vec![])]);
+    let dir = fleet.dir.path().join("out");
+    let mut cmd = netsweep_run(&fleet, &["-c", "show clock", "-c", "show version"]);
+    cmd.arg("--output-dir").arg(&dir);
+    let out = run_with_limit(cmd, LIMIT);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    for device in ["o1", "o2"] {
+        let mut files: Vec<String> = std::fs::read_dir(dir.join(device))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            ["01-show_clock.txt", "02-show_version.txt"],
+            "{device}"
+        );
+        let version =
+            std::fs::read_to_string(dir.join(device).join("02-show_version.txt")).unwrap();
+        assert!(
+            version.contains(device),
+            "the hostname is in show version: {version}"
+        );
+    }
+}
+
+#[test]
+fn merge_prints_identical_results_once() {
+    let fleet = TestFleet::start(vec![
+        ios("m1", vec![]),
+        ios("m2", vec![]),
+        ios("m3", vec![]),
+    ]);
+    let out = run_with_limit(
+        netsweep_run(&fleet, &["-c", "show nonsense", "--merge"]),
+        LIMIT,
+    );
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    let headings: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("--- "))
+        .collect();
+    assert_eq!(headings.len(), 1, "{}", out.stdout);
+    assert!(
+        headings[0].contains("(3 devices) command_error"),
+        "{}",
+        headings[0]
+    );
+    // The shared output once; each device's own message on its `!` line.
+    let shared = out
+        .stdout
+        .lines()
+        .filter(|l| l.trim() == "% Invalid input detected at '^' marker.");
+    assert_eq!(shared.count(), 1, "{}", out.stdout);
+}
+
+#[test]
+fn a_closed_stdout_stops_the_printing_not_the_sweep() {
+    use std::io::{BufRead, BufReader};
+    let fleet = TestFleet::start((0..20).map(|i| ios(&format!("p{i}"), vec![])).collect());
+    let journal = fleet.dir.path().join("j.jsonl");
+    let mut cmd = netsweep_run(&fleet, &["-c", "show version", "-w", "2"]);
+    cmd.arg("--journal").arg(&journal);
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -1`: read one line, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("--- "), "{first}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let status = crate::harness::wait_with_limit(&mut child, LIMIT).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("error") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+    let records = std::fs::read_to_string(&journal).unwrap().lines().count() - 1;
+    assert_eq!(records, 20, "every device is in the journal");
+}
+
+#[test]
+fn a_worker_count_the_limits_cannot_hold_is_refused() {
+    let fleet = TestFleet::start(vec![ios("w1", vec![])]);
+    for pool in ["threads", "processes"] {
+        let out = run_with_limit(
+            netsweep_run(
+                &fleet,
+                &["-c", "show clock", "--pool", pool, "-w", "10000000"],
+            ),
+            LIMIT,
+        );
+        assert_eq!(out.code(), Some(2), "{pool}: {}", out.stderr);
+        assert!(out.stderr.contains("ulimit -n"), "{pool}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn a_second_ctrl_c_stops_running_devices_at_once() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let fleet = TestFleet::start(
+        (0..4)
+            .map(|i| ios(&format!("h{i}"), vec![Fault::HangAfterAuth]))
+            .collect(),
+    );
+    let journal = fleet.dir.path().join("j.jsonl");
+    let mut cmd = netsweep_run(
+        &fleet,
+        &[
+            "-c",
+            "show clock",
+            "--deadline",
+            "5m",
+            "--command-timeout",
+            "5m",
+        ],
+    );
+    cmd.arg("--journal").arg(&journal);
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = Pid::from_raw(child.id() as i32);
+    crate::harness::poll_until(
+        Duration::from_secs(20),
+        "the devices to be logged in",
+        || {
+            fleet
+                .fleet
+                .devices()
+                .iter()
+                .all(|d| fleet.fleet.counters(&d.name).unwrap().auth_ok == 1)
+        },
+    );
+    kill(pid, Signal::SIGINT).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    kill(pid, Signal::SIGINT).unwrap();
+    // The first Ctrl-C alone would wait 10 s for the hung devices; the second must not.
+    let status = crate::harness::wait_with_limit(&mut child, Duration::from_secs(8))
+        .expect("the second Ctrl-C stops the sweep before the grace period ends");
+    assert_eq!(status.code(), Some(130));
+    let records = std::fs::read_to_string(&journal).unwrap().lines().count() - 1;
+    assert_eq!(
+        records, 0,
+        "cancelled devices get no record, so a resume sweeps them"
+    );
+}

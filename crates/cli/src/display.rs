@@ -124,6 +124,7 @@ impl Display {
         match event {
             PoolEvent::Started {
                 device,
+                address,
                 worker,
                 attempt,
                 ..

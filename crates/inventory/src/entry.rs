@@ -883,10 +883,8 @@ impl<'a> Reader<'a> {
                     let t = &device.target;
                     let name = if !shared.contains(&t.host) {
                         t.host.clone()
-                    } else if t.host.contains(':') {
-                        format!("[{}]:{}", t.host, t.port)
                     } else {
-                        format!("{}:{}", t.host, t.port)
+                        t.address()
                     };
                     (name, device.location.clone(), true)
                 }

@@ -11,14 +11,7 @@ use std::io::{self, Write};
 use netsweep_protocol::{CommandOutput, DeviceRecord};
 use sha2::{Digest, Sha256};
 
-/// `127.0.0.1:22`, or `[::1]:22` for an IPv6 literal.
-pub fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
+pub use netsweep_protocol::host_port;
 
 /// A duration for people: `850 ms`, `2.5 s`, `42 s`, `12m 05s`.
 pub fn format_ms(ms: f64) -> String {

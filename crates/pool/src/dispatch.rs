@@ -266,6 +266,7 @@ impl<B: Backend> Run<'_, B> {
             on_event(PoolEvent::Started {
                 job: inflight.job.id,
                 device: inflight.job.target.name.clone(),
+                address: inflight.job.target.address(),
                 worker,
                 attempt: inflight.job.attempt,
             });

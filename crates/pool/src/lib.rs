@@ -89,6 +89,8 @@ pub enum PoolEvent {
         job: JobId,
         /// Device name.
         device: String,
+        /// Where the device is, `host:port`.
+        address: String,
         /// Worker label (`thread-3`, `worker-3[pid 1234]`).
         worker: String,
         /// 1-based attempt.

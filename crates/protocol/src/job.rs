@@ -64,6 +64,22 @@ pub struct DeviceTarget {
     pub groups: Vec<String>,
 }
 
+impl DeviceTarget {
+    /// `host:port`, bracketed for IPv6 literals: `127.0.0.1:22`, `[::1]:22`.
+    pub fn address(&self) -> String {
+        host_port(&self.host, self.port)
+    }
+}
+
+/// `127.0.0.1:22`, or `[::1]:22` for an IPv6 literal.
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// How long each part of a device's sweep may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeouts {
