@@ -281,8 +281,8 @@ fn run_with_worker(
         .expect("the pool stopped the misbehaving workers")
         .unwrap();
     assert_eq!(finished, 2);
-    let records = records.lock().unwrap().clone();
-    records
+    let mut records = records.lock().unwrap();
+    std::mem::take(&mut *records)
 }
 
 #[test]
