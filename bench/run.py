@@ -322,6 +322,14 @@ class WorkerSampler:
             if kib["VmHWM"] > self.peak["vm_hwm_kib"]:
                 self.peak.update(vm_hwm_kib=kib["VmHWM"], rss_anon_kib=kib["RssAnon"],
                                  rss_file_kib=kib["RssFile"])
+                # What this worker alone costs: its private pages, and its proportional share
+                # of the pages all workers share (the binary and libraries).
+                with contextlib.suppress(OSError, ValueError):
+                    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                    for line in rollup.splitlines()[1:]:
+                        key, value = line.split(":", 1)
+                        if key in ("Pss", "Private_Clean", "Private_Dirty", "Shared_Clean"):
+                            self.peak[f"{key.lower()}_kib"] = int(value.split()[0])
 
     def stop(self) -> None:
         self._done.set()
@@ -444,6 +452,9 @@ def bench_pools(opts, work: Path) -> dict:
          "<= 5 MB", verdict(worker_rss * 1024 <= 5_000_000)],
         ["worker peak RSS as --stats reports it (getrusage; counts the pre-exec fork)",
          f"{rusage_worker / 1024:.1f} MiB", "", ""],
+        ["worker private memory (Private_Clean + Private_Dirty) / PSS at its peak",
+         f"{(sampled.get('private_clean_kib', 0) + sampled.get('private_dirty_kib', 0)) / 1024:.1f}"
+         f" / {sampled.get('pss_kib', 0) / 1024:.1f} MiB", "", ""],
     ])
     return {"devices": n, "workers": w, "runs": runs, "rate_median": rate,
             "processes_over_threads": ratio, "worker_peak_rss_kib": worker_rss,

@@ -165,6 +165,12 @@ struct Run<'a, B: Backend> {
 /// How long the dispatcher sleeps at most, so that cancellation is noticed promptly.
 const TICK: Duration = Duration::from_millis(50);
 
+/// A device session stops itself at its deadline and reports `timed_out` with the stage and
+/// the partial output it has; the dispatcher steps in this much later, by force, only for a
+/// worker that could not (stuck in a system call, or gone wrong). Stopping a worker by force
+/// costs a process and loses the partial output, so it must not race the session's own stop.
+const DEADLINE_SLACK: Duration = Duration::from_secs(1);
+
 impl<B: Backend> Run<'_, B> {
     fn drive(
         &mut self,
@@ -258,7 +264,7 @@ impl<B: Backend> Run<'_, B> {
             let inflight = InFlight {
                 stage: Stage::Queued,
                 started: Instant::now(),
-                deadline: Instant::now() + job.timeouts.deadline,
+                deadline: Instant::now() + job.timeouts.deadline + DEADLINE_SLACK,
                 outputs: Vec::new(),
                 worker: worker.clone(),
                 job,
