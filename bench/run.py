@@ -121,6 +121,11 @@ def hard_fd_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 
 
+def set_results_dir(path: Path) -> None:
+    global RESULTS
+    RESULTS = path.resolve()
+
+
 def save(name: str, figures: dict, command: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {
@@ -132,7 +137,7 @@ def save(name: str, figures: dict, command: str) -> None:
     }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
-    say(f"[{name}] figures written to {path.relative_to(ROOT)}")
+    say(f"[{name}] figures written to {path}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +172,7 @@ class Simulator:
             self.args += ["--faults", faults]
         self.proc: subprocess.Popen | None = None
         self.ready_line = ""
+        self.siblings: list[Simulator] = [self]
 
     def __enter__(self) -> "Simulator":
         with open(self.out, "wb") as out, open(self.err, "wb") as err:
@@ -189,6 +195,13 @@ class Simulator:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    def check_alive(self) -> None:
+        """Raises if the simulator stopped: every figure after that would be failures."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"netsweep-sim ({self.inventory.name}) exited with "
+                               f"{self.proc.returncode} during the benchmark: "
+                               f"{self.err.read_text(errors='replace').strip()[-2000:]}")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -218,6 +231,7 @@ def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1
                 f"127.{first_octet + part}.0.1", seed + part, latency, faults, duration_s)))
         for sim in sims:
             say(f"  {sim.ready_line}")
+        sims[0].siblings = sims
         if parts == 1:
             yield sims[0].inventory, sims[0]
         else:
@@ -501,13 +515,15 @@ def bench_journal(opts, work: Path) -> dict:
     repeat = opts.repeat or 3
     runs: dict[str, list[dict]] = {"journal": [], "no-journal": []}
     threads_run = None
-    with fleet(work, "journal", n, 64) as (inv, _):
+    with fleet(work, "journal", n, 64) as (inv, sim):
         warm_up(inv, work)
         for i in range(repeat):  # alternating, on the same fleet
             journal = work / f"journal-{i}.jsonl"
             runs["journal"].append(netsweep(inv, "processes", w, work, journal=journal))
             journal.unlink(missing_ok=True)
             runs["no-journal"].append(netsweep(inv, "processes", w, work))
+            for s in sim.siblings:
+                s.check_alive()
         threads_run = netsweep(inv, "threads", w, work, journal=work / "journal-threads.jsonl")
         # Unmeasured for speed: the worker sampler reads /proc every 100 ms.
         sampled = netsweep(inv, "processes", w, work, journal=work / "journal-sampled.jsonl",
@@ -562,7 +578,7 @@ def bench_memory(opts, work: Path) -> dict:
                  ["pool", "devices", "coordinator peak RSS MiB", "worker VmHWM MiB (/proc)",
                   "of which anon", "of which file", "worker peak per --stats (getrusage)"],
                  rows)
-    return {"devices": n, "rows": rows, "from": str(path.relative_to(ROOT)), "table": text}
+    return {"devices": n, "rows": rows, "from": str(path), "table": text}
 
 
 def one_device_inventory(source: Path, target: Path, copies: int) -> Path:
@@ -799,7 +815,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=0,
                         help="runs per point where runs are cheap (default: per benchmark)")
     parser.add_argument("--no-build", action="store_true", help="use the binaries as built")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="where the JSON figures go (default: bench/results)")
     opts = parser.parse_args()
+    set_results_dir(opts.results)
     names = list(BENCHMARKS) if "all" in opts.names else list(dict.fromkeys(opts.names))
     if not opts.no_build:
         build()

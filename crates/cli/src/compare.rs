@@ -38,7 +38,7 @@ pub struct Row {
     /// Peak RSS of the coordinator over the runs, KiB.
     pub coordinator_peak_rss_kib: i64,
     /// Peak RSS of one worker process over the runs, KiB (0 for threads).
-    pub worker_peak_rss_kib: i64,
+    pub worker_peak_rss_kib: u64,
 }
 
 /// Median, min and max of a sample.
@@ -231,7 +231,7 @@ fn table(rows: &[Row], devices: usize) -> String {
     );
     for r in rows {
         let worker_rss = if r.worker_peak_rss_kib > 0 {
-            mib(r.worker_peak_rss_kib)
+            mib(r.worker_peak_rss_kib as i64)
         } else {
             "-".into()
         };

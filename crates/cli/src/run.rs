@@ -101,7 +101,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let interrupted = cancel.level() != CancelLevel::None;
     let summary = summary.summary(elapsed);
     if let Some(path) = &args.stats {
-        crate::stats::write(path, args, &summary)?;
+        crate::stats::write(path, args, &summary, &stats)?;
     }
     let rendered = summary.render(SummaryStyle::default());
     if args.format == FormatChoice::Text {

@@ -1,10 +1,11 @@
 //! `netsweep run --stats FILE`: a run's resource figures as JSON, for benchmarks and
 //! `netsweep compare`.
 //!
-//! Figures come from `getrusage`: the coordinator's own (`RUSAGE_SELF`) and its reaped
+//! CPU figures come from `getrusage`: the coordinator's own (`RUSAGE_SELF`) and its reaped
 //! children's (`RUSAGE_CHILDREN`), which are exactly the worker processes, since the pool
-//! reaps every worker it starts. For the children, the kernel reports the largest single
-//! child's peak RSS: "one worker".
+//! reaps every worker it starts. A worker's peak RSS comes from the pool, which reads each
+//! worker's `VmHWM` after every device: the children's `getrusage` figure would count the
+//! coordinator's own pages that a child holds between fork and exec.
 
 use std::path::Path;
 
@@ -37,11 +38,16 @@ pub struct RunStats {
     /// Peak resident set of the coordinator, KiB.
     pub coordinator_peak_rss_kib: i64,
     /// Peak resident set of the largest worker process, KiB (0 for threads).
-    pub worker_peak_rss_kib: i64,
+    pub worker_peak_rss_kib: u64,
 }
 
 /// Writes `path` for the run that `args` and `summary` describe.
-pub fn write(path: &Path, args: &RunArgs, summary: &Summary) -> anyhow::Result<()> {
+pub fn write(
+    path: &Path,
+    args: &RunArgs,
+    summary: &Summary,
+    pool: &netsweep_pool::RunStats,
+) -> anyhow::Result<()> {
     let me = getrusage(UsageWho::RUSAGE_SELF)?;
     let children = getrusage(UsageWho::RUSAGE_CHILDREN)?;
     let cpu = |u: &nix::sys::resource::Usage| {
@@ -59,7 +65,7 @@ pub fn write(path: &Path, args: &RunArgs, summary: &Summary) -> anyhow::Result<(
         coordinator_cpu_s: cpu(&me),
         workers_cpu_s: cpu(&children),
         coordinator_peak_rss_kib: me.max_rss(),
-        worker_peak_rss_kib: children.max_rss(),
+        worker_peak_rss_kib: pool.worker_peak_rss_kib,
     };
     let text = serde_json::to_string_pretty(&stats)?;
     std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))

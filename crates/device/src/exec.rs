@@ -80,10 +80,10 @@ pub(crate) fn run(
         // libssh2's queue; wait on the socket only when nothing is queued.
         let queued = channel.read_window().available > 0 || channel.eof();
         let finished = out_done && err_done;
-        if !(progressed || queued || finished) {
-            if let Err(e) = conn.wait_socket(&deadline, stage) {
-                break Some(e);
-            }
+        if !(progressed || queued || finished)
+            && let Err(e) = conn.wait_socket(&deadline, stage)
+        {
+            break Some(e);
         }
     };
     if let Some(error) = failure {

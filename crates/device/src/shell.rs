@@ -385,11 +385,11 @@ impl<'c> Shell<'c> {
                 self.prompt = last;
                 return Ok(());
             }
-            if let Some(marker) = self.driver.pager_marker {
-                if last.trim_start().starts_with(marker) {
-                    collector.drop_last(last_len);
-                    write_all(self.conn, &mut self.channel, b" ", deadline, stage)?;
-                }
+            if let Some(marker) = self.driver.pager_marker
+                && last.trim_start().starts_with(marker)
+            {
+                collector.drop_last(last_len);
+                write_all(self.conn, &mut self.channel, b" ", deadline, stage)?;
             }
         }
     }

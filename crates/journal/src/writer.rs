@@ -2,10 +2,11 @@
 //!
 //! Durability, in two steps. Each record goes to the kernel in one `write` of the whole line
 //! (newline included) as soon as it arrives, so a killed coordinator (SIGKILL, OOM) loses
-//! nothing it was told. `fsync` — protection against power loss — is batched: at least every
-//! [`SYNC_EVERY_RECORDS`] records on the caller's thread, and every [`SYNC_INTERVAL`] by a
-//! small background thread while anything is unsynced, so a sweep of thousands of devices
-//! pays a few syncs a second, not one per device.
+//! nothing it was told. `fsync` — protection against power loss — is batched and done by a
+//! small background thread: after every [`SYNC_EVERY_RECORDS`] records, and every
+//! [`SYNC_INTERVAL`] while anything is unsynced. A sweep of thousands of devices pays a few
+//! syncs a second, not one per device, and the caller (the pool's dispatcher) never waits on
+//! the disk.
 //!
 //! The file is created with mode 0600 (outputs hold configurations), never overwritten, and
 //! locked (`flock`) against a second netsweep appending to it. This module must not decide
@@ -55,8 +56,17 @@ struct Shared {
 
 #[derive(Debug)]
 struct Syncer {
-    stop: mpsc::Sender<()>,
+    wake: mpsc::Sender<Wake>,
     handle: JoinHandle<()>,
+}
+
+/// What the sync thread is woken for.
+#[derive(Debug)]
+enum Wake {
+    /// A batch is complete: sync now.
+    Sync,
+    /// The writer is closing.
+    Stop,
 }
 
 impl JournalWriter {
@@ -145,7 +155,7 @@ impl JournalWriter {
     fn start(path: &Path, file: Flock<File>, len: u64, records: u64) -> Self {
         let file = Arc::new(file);
         let shared = Arc::new(Shared::default());
-        let (stop, stopped) = mpsc::channel::<()>();
+        let (wake, woken) = mpsc::channel::<Wake>();
         let syncer = {
             let file = Arc::clone(&file);
             let shared = Arc::clone(&shared);
@@ -153,9 +163,9 @@ impl JournalWriter {
                 .name("journal-sync".into())
                 .spawn(move || {
                     loop {
-                        match stopped.recv_timeout(SYNC_INTERVAL) {
-                            Err(RecvTimeoutError::Timeout) => {}
-                            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                        match woken.recv_timeout(SYNC_INTERVAL) {
+                            Ok(Wake::Sync) | Err(RecvTimeoutError::Timeout) => {}
+                            Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                         }
                         if shared.dirty.swap(false, Ordering::SeqCst) {
                             match file.sync_data() {
@@ -171,7 +181,7 @@ impl JournalWriter {
                     }
                 })
                 .ok()
-                .map(|handle| Syncer { stop, handle })
+                .map(|handle| Syncer { wake, handle })
         };
         if syncer.is_none() {
             tracing::warn!("no journal sync thread; syncing every record instead");
@@ -220,8 +230,14 @@ impl JournalWriter {
         self.records += 1;
         self.unsynced += 1;
         self.shared.dirty.store(true, Ordering::SeqCst);
-        if self.unsynced >= SYNC_EVERY_RECORDS || self.syncer.is_none() {
-            self.flush_and_sync()?;
+        match &self.syncer {
+            Some(syncer) if self.unsynced >= SYNC_EVERY_RECORDS => {
+                self.unsynced = 0;
+                // A closed channel means the thread is gone; the timer path reports errors.
+                let _ = syncer.wake.send(Wake::Sync);
+            }
+            Some(_) => {}
+            None => self.flush_and_sync()?,
         }
         Ok(())
     }
@@ -260,7 +276,7 @@ impl JournalWriter {
 impl Drop for JournalWriter {
     fn drop(&mut self) {
         if let Some(syncer) = self.syncer.take() {
-            let _ = syncer.stop.send(());
+            let _ = syncer.wake.send(Wake::Stop);
             let _ = syncer.handle.join();
         }
         if let Err(e) = self.flush_and_sync() {

@@ -76,6 +76,10 @@ pub(crate) trait Backend {
     fn label(&self, slot: usize) -> String;
     /// Whether a worker should be replaced after it has done `jobs_done` devices.
     fn wants_recycle(&self, jobs_done: usize) -> bool;
+    /// The largest peak RSS of a worker process so far, KiB (0 where workers are threads).
+    fn peak_worker_rss_kib(&self) -> u64 {
+        0
+    }
 }
 
 struct InFlight {
@@ -177,15 +181,16 @@ impl<B: Backend> Run<'_, B> {
         cancel: &Cancel,
         on_event: &mut dyn FnMut(PoolEvent),
     ) -> Result<RunStats, PoolError> {
+        // Slots start empty: `dispatch` starts each worker as it hands it its first job, so
+        // the first device starts at once rather than after every worker has been spawned.
         let wanted = self.config.workers.min(self.queue.len().max(1));
-        for i in 0..wanted {
-            self.slots.push(Slot {
+        self.slots = (0..wanted)
+            .map(|_| Slot {
                 generation: 0,
                 jobs_done: 0,
                 state: SlotState::Empty,
-            });
-            self.spawn(i)?;
-        }
+            })
+            .collect();
 
         loop {
             let level = cancel.level();
@@ -206,6 +211,7 @@ impl<B: Backend> Run<'_, B> {
         }
 
         self.shutdown_workers();
+        self.stats.worker_peak_rss_kib = self.backend.peak_worker_rss_kib();
         self.stats.not_started = self
             .queue
             .drain(..)

@@ -134,6 +134,9 @@ pub struct RunStats {
     pub workers_spawned: usize,
     /// Workers that died or were killed mid-device.
     pub workers_lost: usize,
+    /// Peak resident set of the largest worker process, KiB, sampled after each device
+    /// (0 for threads).
+    pub worker_peak_rss_kib: u64,
 }
 
 /// Why a pool could not run at all (per-device failures are outcomes, not errors).

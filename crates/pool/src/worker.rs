@@ -119,6 +119,10 @@ pub fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     init_logging();
+    if let Err(e) = die_with_coordinator() {
+        tracing::error!("{e}");
+        return std::process::ExitCode::FAILURE;
+    }
     // Frames are written whole and flushed by `write_frame`; the buffer only joins a frame's
     // length prefix and body into one write.
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());
@@ -130,6 +134,27 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Arms `PR_SET_PDEATHSIG = SIGKILL`, so that this worker dies with the coordinator that
+/// spawned it, then checks that the coordinator did not die before that (we would have been
+/// handed to another parent and never signalled). The coordinator's pid comes in the
+/// environment; without it (a worker started by hand), nothing is armed.
+fn die_with_coordinator() -> Result<(), String> {
+    use nix::sys::signal::Signal;
+    use nix::unistd::{Pid, getppid};
+    let Some(pid) = std::env::var(crate::process::COORDINATOR_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return Ok(());
+    };
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| format!("cannot arm the parent-death signal: {e}"))?;
+    if getppid() != Pid::from_raw(pid) {
+        return Err("the coordinator exited while this worker started".into());
+    }
+    Ok(())
 }
 
 /// Plain `LEVEL message` lines on stderr, which the coordinator re-logs under this worker's

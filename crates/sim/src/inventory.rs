@@ -223,7 +223,7 @@ fn simulate_block(b: &Behaviour) -> String {
 
 /// A duration the way [`crate::parse_duration`] reads it back.
 fn format_duration(d: Duration) -> String {
-    if d.subsec_nanos() % 1_000_000 == 0 {
+    if d.subsec_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", d.as_millis())
     } else {
         // Fractional milliseconds keep sub-millisecond precision (`1.5ms`).
