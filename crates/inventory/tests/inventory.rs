@@ -62,28 +62,28 @@ fn the_seeds_grouped_form_loads_with_groups_and_ip_names() {
     // As written in the course material (netmiko keys, `ip`, no port).
     let inv = ok("routers:
 - device_type: cisco_ios
-  ip: 192.168.100.1
+  ip: 127.0.100.1
   username: cisco
   password: hunter2
   secret: en4ble-s3cret
 - device_type: cisco_ios
-  ip: 192.168.100.2
+  ip: 127.0.100.2
   username: cisco
   password: hunter2
   secret: en4ble-s3cret
 switches:
 - device_type: cisco_xe
-  ip: 192.168.100.3
+  ip: 127.0.100.3
   username: cisco
   password: hunter2
 ");
     assert_eq!(
         names(&inv),
-        ["192.168.100.1", "192.168.100.2", "192.168.100.3"]
+        ["127.0.100.1", "127.0.100.2", "127.0.100.3"]
     );
     assert_eq!(inv.groups, ["routers", "switches"]);
     let r1 = &inv.devices[0].target;
-    assert_eq!(r1.host, "192.168.100.1");
+    assert_eq!(r1.host, "127.0.100.1");
     assert_eq!(r1.port, 22);
     assert_eq!(r1.platform, "cisco_ios");
     assert_eq!(r1.username, "cisco");
