@@ -77,10 +77,7 @@ switches:
   username: cisco
   password: hunter2
 ");
-    assert_eq!(
-        names(&inv),
-        ["127.0.100.1", "127.0.100.2", "127.0.100.3"]
-    );
+    assert_eq!(names(&inv), ["127.0.100.1", "127.0.100.2", "127.0.100.3"]);
     assert_eq!(inv.groups, ["routers", "switches"]);
     let r1 = &inv.devices[0].target;
     assert_eq!(r1.host, "127.0.100.1");
