@@ -156,8 +156,32 @@ const NETMIKO_OPTIONS: &[&str] = &[
 /// A device as read from its entry, before names are settled (a default name depends on
 /// whether other entries share the host).
 pub(crate) struct Partial {
-    pub explicit_name: Option<(String, Location)>,
+    pub explicit_name: Option<(String, Position)>,
     pub device: InventoryDevice,
+}
+
+/// Line and column in the inventory file.
+type Position = (u64, u64);
+
+/// Every device read, before names are settled: the devices themselves, already in the
+/// vector that becomes the inventory's (a second one would double the peak for a large
+/// fleet), and beside them the names their entries gave, if any.
+#[derive(Default)]
+pub(crate) struct Partials {
+    devices: Vec<InventoryDevice>,
+    explicit_names: Vec<Option<(String, Position)>>,
+}
+
+impl Partials {
+    fn reserve_exact(&mut self, additional: usize) {
+        self.devices.reserve_exact(additional);
+        self.explicit_names.reserve_exact(additional);
+    }
+
+    fn push(&mut self, partial: Partial) {
+        self.devices.push(partial.device);
+        self.explicit_names.push(partial.explicit_name);
+    }
 }
 
 pub(crate) struct Reader<'a> {
@@ -205,10 +229,14 @@ impl<'a> Reader<'a> {
     }
 
     pub fn location(&self, node: &Node) -> Location {
+        self.location_at(position(node))
+    }
+
+    fn location_at(&self, (line, column): Position) -> Location {
         Location {
             file: self.file.to_path_buf(),
-            line: node.line,
-            column: node.column,
+            line,
+            column,
         }
     }
 
@@ -228,25 +256,38 @@ impl<'a> Reader<'a> {
 
     /// Reads the whole document: devices in file order and group names in first-seen order.
     /// Problems are collected, not returned.
-    pub fn read_document(&mut self, root: &Node) -> (Vec<Partial>, Vec<String>) {
-        let mut devices = Vec::new();
+    ///
+    /// The tree is consumed: each entry is dropped as soon as it has been read, so the tree
+    /// shrinks while the devices grow instead of both being whole at once.
+    pub fn read_document(&mut self, root: Node) -> (Partials, Vec<String>) {
+        let mut devices = Partials::default();
         let mut groups: Vec<String> = Vec::new();
-        match &root.kind {
+        let described = root.describe();
+        let Node { kind, line, column } = root;
+        // Stands for the document in problems about its overall shape.
+        let whole = Node {
+            kind: Kind::Null,
+            line,
+            column,
+        };
+        match kind {
             Kind::Null => {}
             Kind::Seq(entries) => {
+                devices.reserve_exact(entries.len());
                 for entry in entries {
-                    if let Some(d) = self.read_entry(entry, None, &Fields::new()) {
+                    if let Some(d) = self.read_entry(&entry, None, &Fields::new()) {
                         devices.push(d);
                     }
                 }
             }
             Kind::Map(pairs) => {
+                let mut pairs = pairs.into_vec();
                 let looks_like_entry = pairs.iter().any(|(k, _)| {
                     matches!(k.text(), Some("device_type" | "host" | "ip" | "username"))
                 });
                 if looks_like_entry {
                     self.structure(
-                        root,
+                        &whole,
                         "the top level looks like a single device entry; write devices as a list \
                          (`- device_type: ...`) or under a group name (`routers:`)",
                     );
@@ -254,19 +295,27 @@ impl<'a> Reader<'a> {
                 }
                 let defaults = pairs
                     .iter()
-                    .find(|(k, _)| k.text() == Some("defaults"))
-                    .map(|(_, v)| v);
-                let defaults = match defaults {
+                    .position(|(k, _)| k.text() == Some("defaults"))
+                    .map(|i| pairs.remove(i).1);
+                let defaults = match &defaults {
                     Some(node) => {
                         self.has_defaults = true;
                         self.read_defaults(node)
                     }
                     None => Fields::new(),
                 };
+                let entry_count = pairs
+                    .iter()
+                    .map(|(_, v)| match &v.kind {
+                        Kind::Seq(entries) => entries.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                devices.reserve_exact(entry_count);
                 for (key, value) in pairs {
                     let Some(group) = key.text().map(str::to_owned) else {
                         self.structure(
-                            key,
+                            &key,
                             format!("a group name must be a string, not {}", key.describe()),
                         );
                         continue;
@@ -275,27 +324,24 @@ impl<'a> Reader<'a> {
                         continue;
                     }
                     if group.trim().is_empty() {
-                        self.structure(key, "a group name must not be empty");
+                        self.structure(&key, "a group name must not be empty");
                         continue;
                     }
-                    match &value.kind {
-                        Kind::Null => {}
-                        Kind::Seq(entries) => {
-                            for entry in entries {
-                                if let Some(d) = self.read_entry(entry, Some(&group), &defaults) {
-                                    devices.push(d);
-                                }
+                    if !matches!(value.kind, Kind::Null | Kind::Seq(_)) {
+                        self.structure(
+                            &value,
+                            format!(
+                                "group `{group}` must be a list of device entries, not {}",
+                                value.describe()
+                            ),
+                        );
+                        continue;
+                    }
+                    if let Kind::Seq(entries) = value.kind {
+                        for entry in entries {
+                            if let Some(d) = self.read_entry(&entry, Some(&group), &defaults) {
+                                devices.push(d);
                             }
-                        }
-                        _ => {
-                            self.structure(
-                                value,
-                                format!(
-                                    "group `{group}` must be a list of device entries, not {}",
-                                    value.describe()
-                                ),
-                            );
-                            continue;
                         }
                     }
                     if !groups.contains(&group) {
@@ -304,16 +350,15 @@ impl<'a> Reader<'a> {
                 }
             }
             _ => self.structure(
-                root,
+                &whole,
                 format!(
                     "an inventory must be a list of device entries or a mapping of group names \
-                     to lists of entries, not {}",
-                    root.describe()
+                     to lists of entries, not {described}"
                 ),
             ),
         }
-        for d in &devices {
-            for g in &d.device.target.groups {
+        for d in &devices.devices {
+            for g in &d.target.groups {
                 if !groups.contains(g) {
                     groups.push(g.clone());
                 }
@@ -414,7 +459,7 @@ impl<'a> Reader<'a> {
 
         let explicit_name = fields
             .get(&Slot::Name)
-            .and_then(|f| self.name(f).map(|n| (n, self.location(f.value))));
+            .and_then(|f| self.name(f).map(|n| (n, position(f.value))));
         let platform = self.required(&fields, Slot::DeviceType, "device_type", entry);
         let platform = platform.and_then(|f| self.device_type(f));
         let host = self
@@ -573,12 +618,9 @@ impl<'a> Reader<'a> {
     }
 
     fn port(&mut self, f: &Field<'_>) -> Option<u16> {
-        let value = match &f.value.kind {
-            Kind::Typed {
-                value: Typed::Int(i),
-                ..
-            } => Some(*i),
-            Kind::Str(s) => s.trim().parse::<i128>().ok(),
+        let value = match (&f.value.kind, f.value.typed()) {
+            (_, Some((Typed::Int(i), _))) => Some(i),
+            (Kind::Str(s), _) => s.trim().parse::<i128>().ok(),
             _ => None,
         };
         match value.map(u16::try_from) {
@@ -592,16 +634,10 @@ impl<'a> Reader<'a> {
     }
 
     fn duration(&mut self, f: &Field<'_>) -> Option<Duration> {
-        let parsed = match &f.value.kind {
-            Kind::Typed {
-                value: Typed::Int(i),
-                raw,
-            } => duration::from_seconds(*i as f64, raw),
-            Kind::Typed {
-                value: Typed::Float(x),
-                raw,
-            } => duration::from_seconds(*x, raw),
-            Kind::Str(s) => duration::parse_timeout(s),
+        let parsed = match (&f.value.kind, f.value.typed()) {
+            (_, Some((Typed::Int(i), raw))) => duration::from_seconds(i as f64, raw),
+            (_, Some((Typed::Float(x), raw))) => duration::from_seconds(x, raw),
+            (Kind::Str(s), _) => duration::parse_timeout(s),
             _ => {
                 self.problem(
                     f.value,
@@ -620,7 +656,7 @@ impl<'a> Reader<'a> {
     fn string_list(&mut self, f: &Field<'_>) -> Vec<String> {
         let items: Vec<&Node> = match &f.value.kind {
             Kind::Seq(items) => items.iter().collect(),
-            Kind::Str(_) | Kind::Typed { .. } => vec![f.value],
+            Kind::Str(_) | Kind::Typed(_) => vec![f.value],
             Kind::Null => vec![],
             Kind::Map(_) => {
                 self.problem(
@@ -825,12 +861,9 @@ impl<'a> Reader<'a> {
                 "latency" => sim.latency = self.plain_string(&field),
                 "jitter" => sim.jitter = self.plain_string(&field),
                 "banner_delay" => sim.banner_delay = self.plain_string(&field),
-                "running_config_bytes" => match &value.kind {
-                    Kind::Typed {
-                        value: Typed::Int(i),
-                        ..
-                    } if u64::try_from(*i).is_ok() => {
-                        sim.running_config_bytes = u64::try_from(*i).ok();
+                "running_config_bytes" => match value.typed() {
+                    Some((Typed::Int(i), _)) if u64::try_from(i).is_ok() => {
+                        sim.running_config_bytes = u64::try_from(i).ok();
                     }
                     _ => {
                         let shown = value.text().unwrap_or_else(|| value.describe());
@@ -838,11 +871,8 @@ impl<'a> Reader<'a> {
                         ok = false;
                     }
                 },
-                "privilege15" => match &value.kind {
-                    Kind::Typed {
-                        value: Typed::Bool(b),
-                        ..
-                    } => sim.privilege15 = Some(*b),
+                "privilege15" => match value.typed() {
+                    Some((Typed::Bool(b), _)) => sim.privilege15 = Some(b),
                     _ => {
                         self.problem(
                             value,
@@ -863,21 +893,26 @@ impl<'a> Reader<'a> {
 
     /// Gives every device its name and reports duplicates. A name defaults to the host, or to
     /// `host:port` when several entries share the host (simulated fleets on one address).
-    pub fn settle_names(&mut self, partials: Vec<Partial>) -> Vec<InventoryDevice> {
+    pub fn settle_names(&mut self, partials: Partials) -> Vec<InventoryDevice> {
+        let Partials {
+            mut devices,
+            explicit_names,
+        } = partials;
         let mut per_host: HashMap<&str, usize> = HashMap::new();
-        for p in &partials {
-            *per_host.entry(p.device.target.host.as_str()).or_default() += 1;
+        for d in &devices {
+            *per_host.entry(d.target.host.as_str()).or_default() += 1;
         }
         let shared: HashSet<String> = per_host
             .into_iter()
             .filter(|(_, n)| *n > 1)
             .map(|(h, _)| h.to_owned())
             .collect();
-        let mut seen: HashMap<String, Location> = HashMap::new();
-        let mut devices = Vec::with_capacity(partials.len());
-        for p in partials {
-            let mut device = p.device;
-            let (name, location, defaulted) = match p.explicit_name {
+        // Every name first; duplicates are then found by borrowing them, without a copy of
+        // each name and location in the lookup table.
+        let names: Vec<(String, Position, bool)> = devices
+            .iter()
+            .zip(explicit_names)
+            .map(|(device, explicit)| match explicit {
                 Some((name, at)) => (name, at, false),
                 None => {
                     let t = &device.target;
@@ -886,24 +921,36 @@ impl<'a> Reader<'a> {
                     } else {
                         t.address()
                     };
-                    (name, device.location.clone(), true)
+                    (name, (device.location.line, device.location.column), true)
                 }
-            };
-            if let Some(first) = seen.get(&name) {
-                self.problems.push(Problem {
-                    location,
+            })
+            .collect();
+        drop(shared);
+        let mut keep = Vec::with_capacity(names.len());
+        let mut seen: HashMap<&str, Position> = HashMap::with_capacity(names.len());
+        for (name, at, defaulted) in &names {
+            if let Some(&first) = seen.get(name.as_str()) {
+                let problem = Problem {
+                    location: self.location_at(*at),
                     kind: ProblemKind::DuplicateName {
-                        name,
-                        first: first.clone(),
-                        defaulted,
+                        name: name.clone(),
+                        first: self.location_at(first),
+                        defaulted: *defaulted,
                     },
-                });
+                };
+                self.problems.push(problem);
+                keep.push(false);
                 continue;
             }
-            seen.insert(name.clone(), location);
-            device.target.name = name;
-            devices.push(device);
+            seen.insert(name, *at);
+            keep.push(true);
         }
+        drop(seen);
+        for (device, (name, _, _)) in devices.iter_mut().zip(names) {
+            device.target.name = name;
+        }
+        let mut keep = keep.into_iter();
+        devices.retain(|_| keep.next().unwrap_or(false));
         devices
     }
 
@@ -915,6 +962,10 @@ impl<'a> Reader<'a> {
         problems.dedup();
         problems
     }
+}
+
+fn position(node: &Node) -> Position {
+    (u64::from(node.line), u64::from(node.column))
 }
 
 fn read_secret_file(path: &Path, field: &'static str) -> Result<String, ProblemKind> {

@@ -186,7 +186,7 @@ pub fn parse(
     let root = node::parse(text)
         .map_err(|f| at(f.line, f.column, ProblemKind::Syntax { message: f.message }))?;
     let mut reader = entry::Reader::new(path, platforms, env);
-    let (partials, groups) = reader.read_document(&root);
+    let (partials, groups) = reader.read_document(root);
     let devices = reader.settle_names(partials);
     let problems = reader.into_problems();
     if !problems.is_empty() {

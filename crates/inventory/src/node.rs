@@ -17,11 +17,16 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 /// One YAML node with its position.
+///
+/// Kept small on purpose: an inventory of tens of thousands of devices is a tree of hundreds
+/// of thousands of nodes, and the whole tree is in memory at once. Hence `u32` positions
+/// (serde-saphyr counts in `u32` too), boxed slices and `Box<str>` text, without spare
+/// capacity, and the rare typed scalar boxed.
 #[derive(Debug)]
 pub(crate) struct Node {
     pub kind: Kind,
-    pub line: u64,
-    pub column: u64,
+    pub line: u32,
+    pub column: u32,
 }
 
 /// What a node holds.
@@ -29,13 +34,28 @@ pub(crate) struct Node {
 pub(crate) enum Kind {
     Null,
     /// A YAML boolean, number or non-finite float, with its source spelling.
-    Typed {
-        raw: String,
-        value: Typed,
+    Typed(Box<TypedScalar>),
+    Str(Box<str>),
+    Seq(Box<[Node]>),
+    Map(Box<[(Node, Node)]>),
+}
+
+/// A typed scalar: its meaning and how it was written.
+#[derive(Debug)]
+pub(crate) struct TypedScalar {
+    pub value: Typed,
+    spelling: Spelling,
+}
+
+/// Where a typed scalar's spelling comes from. The deserializer sees only the span; [`parse`]
+/// replaces every span with the text it covers before handing the tree over.
+#[derive(Debug)]
+enum Spelling {
+    Span {
+        offset: Option<u64>,
+        len: Option<u64>,
     },
-    Str(String),
-    Seq(Vec<Node>),
-    Map(Vec<(Node, Node)>),
+    Text(Box<str>),
 }
 
 /// The typed meaning of a plain scalar.
@@ -51,7 +71,15 @@ impl Node {
     pub fn text(&self) -> Option<&str> {
         match &self.kind {
             Kind::Str(s) => Some(s),
-            Kind::Typed { raw, .. } => Some(raw),
+            Kind::Typed(t) => Some(t.raw()),
+            _ => None,
+        }
+    }
+
+    /// The typed meaning and source spelling, if this is a typed scalar.
+    pub fn typed(&self) -> Option<(Typed, &str)> {
+        match &self.kind {
+            Kind::Typed(t) => Some((t.value, t.raw())),
             _ => None,
         }
     }
@@ -60,11 +88,8 @@ impl Node {
     pub fn describe(&self) -> &'static str {
         match &self.kind {
             Kind::Null => "empty",
-            Kind::Typed {
-                value: Typed::Bool(_),
-                ..
-            } => "a boolean",
-            Kind::Typed { .. } => "a number",
+            Kind::Typed(t) if matches!(t.value, Typed::Bool(_)) => "a boolean",
+            Kind::Typed(_) => "a number",
             Kind::Str(_) => "a string",
             Kind::Seq(_) => "a list",
             Kind::Map(_) => "a mapping",
@@ -73,6 +98,51 @@ impl Node {
 
     pub fn is_null(&self) -> bool {
         matches!(self.kind, Kind::Null)
+    }
+
+    /// Replaces every typed scalar's span with its source text.
+    fn resolve_spellings(&mut self, source: &str) {
+        match &mut self.kind {
+            Kind::Typed(t) => t.resolve(source),
+            Kind::Seq(items) => items.iter_mut().for_each(|i| i.resolve_spellings(source)),
+            Kind::Map(pairs) => {
+                for (k, v) in pairs {
+                    k.resolve_spellings(source);
+                    v.resolve_spellings(source);
+                }
+            }
+            Kind::Null | Kind::Str(_) => {}
+        }
+    }
+}
+
+impl TypedScalar {
+    /// The spelling as written ([`parse`] resolves every span before handing the tree over).
+    fn raw(&self) -> &str {
+        match &self.spelling {
+            Spelling::Text(text) => text,
+            Spelling::Span { .. } => "",
+        }
+    }
+
+    fn resolve(&mut self, source: &str) {
+        let Spelling::Span { offset, len } = self.spelling else {
+            return;
+        };
+        let text = offset
+            .zip(len)
+            .and_then(|(offset, len)| {
+                let start = usize::try_from(offset).ok()?;
+                let end = start.checked_add(usize::try_from(len).ok()?)?;
+                source.get(start..end)
+            })
+            .map(Box::from)
+            .unwrap_or_else(|| match self.value {
+                Typed::Bool(b) => b.to_string().into(),
+                Typed::Int(i) => i.to_string().into(),
+                Typed::Float(f) => f.to_string().into(),
+            });
+        self.spelling = Spelling::Text(text);
     }
 }
 
@@ -106,151 +176,135 @@ pub(crate) fn parse(source: &str) -> Result<Node, ParseFailure> {
         emit_comments: false,
         non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
     };
-    let spanned: Spanned<Raw> =
-        serde_saphyr::from_str_with_options(source, options).map_err(|e| {
-            use serde_saphyr::MessageFormatter;
-            let inner = e.without_snippet();
-            let location = inner.location();
-            ParseFailure {
-                line: location.map_or(1, |l| l.line().max(1)),
-                column: location.map_or(1, |l| l.column().max(1)),
-                message: serde_saphyr::DefaultMessageFormatter
-                    .format_message(inner)
-                    .escape_debug()
-                    .to_string(),
-            }
-        })?;
-    Ok(convert(spanned, source))
-}
-
-fn convert(spanned: Spanned<Raw>, source: &str) -> Node {
-    let kind = match spanned.value {
-        Raw::Null => Kind::Null,
-        Raw::Str(s) => Kind::Str(s),
-        Raw::Typed(value) => {
-            // `defined` points at the scalar itself even when it is reached through an alias
-            // or a merge key.
-            let span = spanned.defined.span();
-            let raw = span
-                .byte_offset()
-                .zip(span.byte_len())
-                .and_then(|(offset, len)| {
-                    let start = usize::try_from(offset).ok()?;
-                    let end = start.checked_add(usize::try_from(len).ok()?)?;
-                    source.get(start..end)
-                })
-                .map(str::to_owned)
-                .unwrap_or_else(|| match value {
-                    Typed::Bool(b) => b.to_string(),
-                    Typed::Int(i) => i.to_string(),
-                    Typed::Float(f) => f.to_string(),
-                });
-            Kind::Typed { raw, value }
+    // The tree is built in one pass, straight from the parser's events: an intermediate
+    // tree would double the peak memory of a large inventory.
+    let mut root: Node = serde_saphyr::from_str_with_options(source, options).map_err(|e| {
+        use serde_saphyr::MessageFormatter;
+        let inner = e.without_snippet();
+        let location = inner.location();
+        ParseFailure {
+            line: location.map_or(1, |l| l.line().max(1)),
+            column: location.map_or(1, |l| l.column().max(1)),
+            message: serde_saphyr::DefaultMessageFormatter
+                .format_message(inner)
+                .escape_debug()
+                .to_string(),
         }
-        Raw::Seq(items) => Kind::Seq(items.into_iter().map(|i| convert(i, source)).collect()),
-        Raw::Map(pairs) => Kind::Map(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (convert(k, source), convert(v, source)))
-                .collect(),
-        ),
-    };
-    Node {
-        kind,
-        line: spanned.referenced.line().max(1),
-        column: spanned.referenced.column().max(1),
-    }
+    })?;
+    root.resolve_spellings(source);
+    Ok(root)
 }
 
-/// The tree as serde-saphyr hands it over.
-enum Raw {
-    Null,
-    Typed(Typed),
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
-}
-
-impl<'de> Deserialize<'de> for Raw {
+impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(RawVisitor)
+        let spanned = Spanned::<Kind>::deserialize(deserializer)?;
+        let mut kind = spanned.value;
+        if let Kind::Typed(t) = &mut kind {
+            // `defined` points at the scalar itself even when it is reached through an
+            // alias or a merge key.
+            let span = spanned.defined.span();
+            t.spelling = Spelling::Span {
+                offset: span.byte_offset(),
+                len: span.byte_len(),
+            };
+        }
+        let position = |n: u64| u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+        Ok(Node {
+            kind,
+            line: position(spanned.referenced.line()),
+            column: position(spanned.referenced.column()),
+        })
     }
 }
 
-struct RawVisitor;
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KindVisitor)
+    }
+}
 
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
+fn typed(value: Typed) -> Kind {
+    Kind::Typed(Box::new(TypedScalar {
+        value,
+        spelling: Spelling::Span {
+            offset: None,
+            len: None,
+        },
+    }))
+}
+
+struct KindVisitor;
+
+impl<'de> Visitor<'de> for KindVisitor {
+    type Value = Kind;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML value")
     }
 
-    fn visit_unit<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
+    fn visit_unit<E>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
     }
 
-    fn visit_none<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
+    fn visit_none<E>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        Raw::deserialize(d)
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Kind, D::Error> {
+        Kind::deserialize(d)
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Typed(Typed::Bool(v)))
+    fn visit_bool<E>(self, v: bool) -> Result<Kind, E> {
+        Ok(typed(Typed::Bool(v)))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Typed(Typed::Int(i128::from(v))))
+    fn visit_i64<E>(self, v: i64) -> Result<Kind, E> {
+        Ok(typed(Typed::Int(i128::from(v))))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
-        Ok(Raw::Typed(Typed::Int(i128::from(v))))
+    fn visit_u64<E>(self, v: u64) -> Result<Kind, E> {
+        Ok(typed(Typed::Int(i128::from(v))))
     }
 
-    fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
-        Ok(Raw::Typed(Typed::Int(v)))
+    fn visit_i128<E>(self, v: i128) -> Result<Kind, E> {
+        Ok(typed(Typed::Int(v)))
     }
 
-    fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
-        Ok(Raw::Typed(Typed::Int(
-            i128::try_from(v).unwrap_or(i128::MAX),
-        )))
+    fn visit_u128<E>(self, v: u128) -> Result<Kind, E> {
+        Ok(typed(Typed::Int(i128::try_from(v).unwrap_or(i128::MAX))))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-        Ok(Raw::Typed(Typed::Float(v)))
+    fn visit_f64<E>(self, v: f64) -> Result<Kind, E> {
+        Ok(typed(Typed::Float(v)))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<Kind, E> {
+        Ok(Kind::Str(Box::from(v)))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
+    fn visit_string<E>(self, v: String) -> Result<Kind, E> {
+        Ok(Kind::Str(v.into_boxed_str()))
     }
 
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
-        Ok(Raw::Str(String::from_utf8_lossy(v).into_owned()))
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Kind, E> {
+        Ok(Kind::Str(String::from_utf8_lossy(v).into()))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
-        Ok(Raw::Seq(items))
+        Ok(Kind::Seq(items.into_boxed_slice()))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
         let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
         while let Some(key) = map.next_key()? {
             let value = map.next_value()?;
             pairs.push((key, value));
         }
-        Ok(Raw::Map(pairs))
+        Ok(Kind::Map(pairs.into_boxed_slice()))
     }
 }
 
@@ -289,6 +343,16 @@ mod tests {
             panic!()
         };
         assert_eq!((items[0].line, items[0].column), (2, 5));
+    }
+
+    #[test]
+    fn nodes_stay_small() {
+        // A 20,000-device inventory is a tree of some 150,000 nodes, whole in memory at once.
+        assert!(
+            std::mem::size_of::<Node>() <= 32,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
     }
 
     #[test]
