@@ -187,14 +187,9 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_timeout, default_value = "120s", value_name = "DURATION")]
     pub deadline: Duration,
 
-    /// What to do with host keys netsweep has not seen before.
-    #[arg(long, value_enum, default_value_t = HostKeyChoice::AcceptNew)]
-    pub host_key_policy: HostKeyChoice,
-
-    /// netsweep's own known_hosts file (OpenSSH format).
-    /// [default: $XDG_DATA_HOME/netsweep/known_hosts]
-    #[arg(long, value_name = "FILE")]
-    pub known_hosts: Option<PathBuf>,
+    /// Host key checking.
+    #[command(flatten)]
+    pub host_keys: HostKeyArgs,
 
     /// Serve the inventory's devices from the built-in simulator for the length of the run
     /// (their hosts must be loopback addresses). For demos and rehearsals.
@@ -333,10 +328,19 @@ pub struct CompareArgs {
     pub deadline: Duration,
 
     /// Host key checking, as for `run`.
+    #[command(flatten)]
+    pub host_keys: HostKeyArgs,
+}
+
+/// Host key flags, shared by `run` and `compare`.
+#[derive(Debug, Args)]
+pub struct HostKeyArgs {
+    /// What to do with host keys netsweep has not seen before.
     #[arg(long, value_enum, default_value_t = HostKeyChoice::AcceptNew)]
     pub host_key_policy: HostKeyChoice,
 
-    /// known_hosts file, as for `run`.
+    /// netsweep's own known_hosts file (OpenSSH format).
+    /// [default: $XDG_DATA_HOME/netsweep/known_hosts]
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
 }

@@ -83,8 +83,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitStatus> {
         None
     };
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let known_hosts =
-        crate::run::known_hosts_path(args.host_key_policy, args.known_hosts.as_deref())?;
+    let known_hosts = crate::run::known_hosts_path(&args.host_keys)?;
     let exe = std::env::current_exe().context("cannot find netsweep's own path")?;
 
     let mut rows = Vec::new();
@@ -143,7 +142,7 @@ fn measure(
         .arg(stats_file)
         .arg("--deadline")
         .arg(format!("{}ms", args.deadline.as_millis()))
-        .args(["--host-key-policy", args.host_key_policy.name()]);
+        .args(["--host-key-policy", args.host_keys.host_key_policy.name()]);
     for c in &args.commands {
         cmd.arg("-c").arg(c);
     }

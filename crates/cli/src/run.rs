@@ -17,7 +17,7 @@ use netsweep_pool::{Cancel, CancelLevel, PoolConfig, PoolEvent, PoolKind};
 use netsweep_protocol::{HostKeyPolicy, Job, Outcome, Timeouts};
 
 use crate::ExitStatus;
-use crate::args::{FormatChoice, HostKeyChoice, PoolChoice, RunArgs};
+use crate::args::{FormatChoice, HostKeyArgs, HostKeyChoice, PoolChoice, RunArgs};
 use crate::display::{Display, DisplayOptions};
 use crate::signals;
 
@@ -29,7 +29,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     // The journal first: a sweep that cannot record its results must not start.
     let mut summary = SummaryAccumulator::new();
     let (mut journal, commands, selected) = open_journal(args, &inventory, selected, &mut summary)?;
-    let known_hosts = known_hosts_path(args.host_key_policy, args.known_hosts.as_deref())?;
+    let known_hosts = known_hosts_path(&args.host_keys)?;
     let jobs = build_jobs(&selected, &commands, args, known_hosts.as_deref());
 
     // The simulator stays up for the whole run and stops when `_fleet` drops.
@@ -237,7 +237,7 @@ fn build_jobs(
     args: &RunArgs,
     known_hosts: Option<&Path>,
 ) -> Vec<Job> {
-    let policy = match args.host_key_policy {
+    let policy = match args.host_keys.host_key_policy {
         HostKeyChoice::Strict => HostKeyPolicy::Strict,
         HostKeyChoice::AcceptNew => HostKeyPolicy::AcceptNew,
         HostKeyChoice::Off => HostKeyPolicy::Off,
@@ -299,16 +299,13 @@ fn default_worker() -> anyhow::Result<(PathBuf, Vec<std::ffi::OsString>)> {
     Ok((exe, vec![crate::WORKER_MODE.into()]))
 }
 
-/// netsweep's own known_hosts: `explicit`, or `$XDG_DATA_HOME/netsweep/known_hosts`.
-pub(crate) fn known_hosts_path(
-    policy: HostKeyChoice,
-    explicit: Option<&Path>,
-) -> anyhow::Result<Option<PathBuf>> {
-    if policy == HostKeyChoice::Off {
+/// netsweep's own known_hosts: `--known-hosts`, or `$XDG_DATA_HOME/netsweep/known_hosts`.
+pub(crate) fn known_hosts_path(flags: &HostKeyArgs) -> anyhow::Result<Option<PathBuf>> {
+    if flags.host_key_policy == HostKeyChoice::Off {
         return Ok(None);
     }
-    if let Some(p) = explicit {
-        return Ok(Some(p.to_path_buf()));
+    if let Some(p) = &flags.known_hosts {
+        return Ok(Some(p.clone()));
     }
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
@@ -350,7 +347,7 @@ fn resume_command(args: &RunArgs, journal: &Path) -> String {
     words.push(args.pool.name().into());
     words.push("-w".into());
     words.push(args.workers.to_string());
-    if let Some(k) = &args.known_hosts {
+    if let Some(k) = &args.host_keys.known_hosts {
         words.push("--known-hosts".into());
         words.push(k.display().to_string());
     }

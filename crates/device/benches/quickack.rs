@@ -5,24 +5,14 @@
 use std::time::Instant;
 
 use netsweep_device::{SessionContext, run_job, set_quickack_enabled};
-use netsweep_protocol::{DeviceTarget, Outcome};
+use netsweep_protocol::Outcome;
 use netsweep_testkit::{Sshd, job, temp_dir};
 
 #[allow(clippy::print_stderr)]
 fn main() {
     let sshd = Sshd::start().unwrap_or_else(|e| panic!("{e}"));
     let dir = temp_dir();
-    let target = DeviceTarget {
-        name: "linux1".into(),
-        host: "127.0.0.1".into(),
-        port: sshd.port(),
-        platform: "linux".into(),
-        username: sshd.user().into(),
-        password: None,
-        secret: None,
-        key_file: Some(sshd.client_key_path()),
-        groups: vec![],
-    };
+    let target = sshd.linux_target(&sshd.client_key_path());
     let commands = ["true"; 5];
     let j = job(target, &commands, &dir.path().join("known_hosts"));
     let ctx = SessionContext::new();

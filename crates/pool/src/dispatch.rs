@@ -201,13 +201,26 @@ impl<B: Backend> Run<'_, B> {
             if self.all_quiet() && (level != CancelLevel::None || self.no_work_left()) {
                 break;
             }
-            let timeout = self.next_wakeup().saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(timeout.min(TICK)) {
-                Ok(msg) => self.handle(msg, on_event)?,
+            let wake = self.next_wakeup();
+            match self
+                .rx
+                .recv_timeout(wake.saturating_duration_since(Instant::now()))
+            {
+                Ok(msg) => {
+                    self.handle(msg, on_event)?;
+                    // Whatever else is already queued is handled in the same pass: a busy
+                    // pool then scans its slots once per batch of messages, not per message.
+                    while let Ok(msg) = self.rx.try_recv() {
+                        self.handle(msg, on_event)?;
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => unreachable!("the run holds a sender"),
             }
-            self.enforce_deadlines(on_event);
+            // `wake` is the earliest deadline (or one TICK away): before it, none can be due.
+            if Instant::now() >= wake {
+                self.enforce_deadlines(on_event);
+            }
         }
 
         self.shutdown_workers();

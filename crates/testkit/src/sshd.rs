@@ -52,6 +52,21 @@ pub struct Sshd {
 }
 
 impl Sshd {
+    /// This server as a `linux` device logging in with the key at `key_file`.
+    pub fn linux_target(&self, key_file: &Path) -> netsweep_protocol::DeviceTarget {
+        netsweep_protocol::DeviceTarget {
+            name: "linux1".into(),
+            host: "127.0.0.1".into(),
+            port: self.port(),
+            platform: "linux".into(),
+            username: self.user().into(),
+            password: None,
+            secret: None,
+            key_file: Some(key_file.to_path_buf()),
+            groups: vec![],
+        }
+    }
+
     /// Generates keys and a config in a fresh temp dir and starts `sshd -D -e` on a free
     /// loopback port, returning once the port accepts connections.
     ///

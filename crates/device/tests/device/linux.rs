@@ -1,7 +1,6 @@
 //! `linux` devices over exec channels, against OpenSSH's sshd started on loopback.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -10,20 +9,6 @@ use netsweep_protocol::{DeviceTarget, HostKeyPolicy, Outcome, Stage};
 use netsweep_testkit::{Sshd, poll_until, temp_dir};
 
 use crate::{assert_outcome, job, run};
-
-fn target(sshd: &Sshd, key: &Path) -> DeviceTarget {
-    DeviceTarget {
-        name: "linux1".into(),
-        host: "127.0.0.1".into(),
-        port: sshd.port(),
-        platform: "linux".into(),
-        username: sshd.user().into(),
-        password: None,
-        secret: None,
-        key_file: Some(key.to_path_buf()),
-        groups: vec![],
-    }
-}
 
 fn start_sshd() -> Sshd {
     Sshd::start().unwrap_or_else(|e| panic!("{e}"))
@@ -35,7 +20,7 @@ fn exec_keeps_stdout_stderr_and_exit_status() {
     let dir = temp_dir();
     let kh = dir.path().join("known_hosts");
     let j = job(
-        target(&sshd, &sshd.client_key_path()),
+        sshd.linux_target(&sshd.client_key_path()),
         &["echo hello; echo world", "echo oops >&2; exit 3", "true"],
         &kh,
     );
@@ -81,7 +66,11 @@ fn accept_new_records_the_host_key_once_then_strict_accepts_it() {
     let dir = temp_dir();
     let kh = dir.path().join("known_hosts");
     let ctx = SessionContext::new();
-    let mut j = job(target(&sshd, &sshd.client_key_path()), &["hostname"], &kh);
+    let mut j = job(
+        sshd.linux_target(&sshd.client_key_path()),
+        &["hostname"],
+        &kh,
+    );
     let (record, _) = run(&j, &ctx);
     assert_outcome(&record, Outcome::Ok);
     assert!(!record.outputs[0].output.is_empty());
@@ -112,7 +101,11 @@ fn strict_refuses_an_unknown_host() {
     let sshd = start_sshd();
     let dir = temp_dir();
     let kh = dir.path().join("known_hosts");
-    let mut j = job(target(&sshd, &sshd.client_key_path()), &["hostname"], &kh);
+    let mut j = job(
+        sshd.linux_target(&sshd.client_key_path()),
+        &["hostname"],
+        &kh,
+    );
     j.host_key_policy = HostKeyPolicy::Strict;
     let (record, stages) = run(&j, &SessionContext::new());
     assert_outcome(&record, Outcome::HostKeyMismatch);
@@ -132,7 +125,7 @@ fn a_changed_host_key_is_refused_and_not_recorded() {
     let dir = temp_dir();
     let kh = dir.path().join("known_hosts");
     let ctx = SessionContext::new();
-    let j = job(target(&sshd, &sshd.client_key_path()), &["true"], &kh);
+    let j = job(sshd.linux_target(&sshd.client_key_path()), &["true"], &kh);
     assert_outcome(&run(&j, &ctx).0, Outcome::Ok);
     let recorded = std::fs::read_to_string(&kh).unwrap();
 
@@ -163,7 +156,7 @@ fn a_key_the_server_does_not_know_is_auth_failed() {
         .unwrap();
     assert!(status.success());
     let j = job(
-        target(&sshd, &stranger),
+        sshd.linux_target(&stranger),
         &["true"],
         &dir.path().join("known_hosts"),
     );
@@ -180,7 +173,7 @@ fn a_missing_key_file_is_auth_failed_naming_the_file() {
     let dir = temp_dir();
     let missing = dir.path().join("no-such-key");
     let j = job(
-        target(&sshd, &missing),
+        sshd.linux_target(&missing),
         &["true"],
         &dir.path().join("known_hosts"),
     );
@@ -193,7 +186,7 @@ fn a_missing_key_file_is_auth_failed_naming_the_file() {
 fn a_password_never_appears_in_the_message() {
     let sshd = start_sshd();
     let dir = temp_dir();
-    let mut t = target(&sshd, &sshd.client_key_path());
+    let mut t = sshd.linux_target(&sshd.client_key_path());
     t.key_file = None;
     t.password = Some(netsweep_protocol::Secret::new("s3cr3t-pa55"));
     let j = job(t, &["true"], &dir.path().join("known_hosts"));
@@ -243,7 +236,7 @@ fn large_and_non_utf8_output_is_kept() {
     let sshd = start_sshd();
     let dir = temp_dir();
     let j = job(
-        target(&sshd, &sshd.client_key_path()),
+        sshd.linux_target(&sshd.client_key_path()),
         &[
             "head -c 3000000 /dev/zero | tr '\\0' x",
             "printf 'caf\\351\\n'",
@@ -266,7 +259,7 @@ fn a_command_that_never_finishes_times_out_in_command() {
     let sshd = start_sshd();
     let dir = temp_dir();
     let mut j = job(
-        target(&sshd, &sshd.client_key_path()),
+        sshd.linux_target(&sshd.client_key_path()),
         &["echo started; sleep 30"],
         &dir.path().join("known_hosts"),
     );
@@ -295,7 +288,7 @@ fn threads_sharing_a_context_record_the_host_key_once() {
     let dir = temp_dir();
     let kh = dir.path().join("known_hosts");
     let ctx = SessionContext::new();
-    let j = job(target(&sshd, &sshd.client_key_path()), &["true"], &kh);
+    let j = job(sshd.linux_target(&sshd.client_key_path()), &["true"], &kh);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..6).map(|_| s.spawn(|| run(&j, &ctx).0)).collect();
         for h in handles {
@@ -312,7 +305,7 @@ fn a_key_recorded_by_another_process_is_enforced() {
     let mut sshd = start_sshd();
     let dir = temp_dir();
     let kh = dir.path().join("known_hosts");
-    let j = job(target(&sshd, &sshd.client_key_path()), &["true"], &kh);
+    let j = job(sshd.linux_target(&sshd.client_key_path()), &["true"], &kh);
     // Two contexts stand for two worker processes sharing the file.
     let (first, second) = (SessionContext::new(), SessionContext::new());
     assert_outcome(&run(&j, &second).0, Outcome::Ok);
@@ -346,7 +339,7 @@ fn a_hashed_entry_written_by_openssh_is_honoured() {
         .unwrap();
     assert!(status.success());
     assert!(std::fs::read_to_string(&kh).unwrap().starts_with("|1|"));
-    let mut j = job(target(&sshd, &sshd.client_key_path()), &["true"], &kh);
+    let mut j = job(sshd.linux_target(&sshd.client_key_path()), &["true"], &kh);
     j.host_key_policy = HostKeyPolicy::Strict;
     assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
 }
@@ -358,7 +351,7 @@ fn a_key_without_its_pub_file_still_logs_in() {
     let lone = dir.path().join("lone_key");
     std::fs::copy(sshd.client_key_path(), &lone).unwrap();
     let j = job(
-        target(&sshd, &lone),
+        sshd.linux_target(&lone),
         &["true"],
         &dir.path().join("known_hosts"),
     );
@@ -372,7 +365,7 @@ fn output_beyond_the_cap_is_dropped_and_flagged() {
     let over = netsweep_device::MAX_OUTPUT_BYTES + 100_000;
     let command = format!("head -c {over} /dev/zero | tr '\\0' x; echo done >&2");
     let j = job(
-        target(&sshd, &sshd.client_key_path()),
+        sshd.linux_target(&sshd.client_key_path()),
         &[&command],
         &dir.path().join("known_hosts"),
     );
@@ -391,7 +384,7 @@ fn megabytes_on_stderr_do_not_stall_stdout() {
     let dir = temp_dir();
     // More than libssh2's 2 MiB channel window on stderr before anything on stdout.
     let j = job(
-        target(&sshd, &sshd.client_key_path()),
+        sshd.linux_target(&sshd.client_key_path()),
         &["head -c 3000000 /dev/zero | tr '\\0' e >&2; echo out"],
         &dir.path().join("known_hosts"),
     );
@@ -415,7 +408,7 @@ fn the_recorded_key_type_is_asked_for_first() {
             format!("[127.0.0.1]:{} {}\n", sshd.port(), key.join(" ")),
         )
         .unwrap();
-        let mut j = job(target(&sshd, &sshd.client_key_path()), &["true"], &kh);
+        let mut j = job(sshd.linux_target(&sshd.client_key_path()), &["true"], &kh);
         j.host_key_policy = HostKeyPolicy::Strict;
         let (record, _) = run(&j, &SessionContext::new());
         assert_outcome(&record, Outcome::Ok);
@@ -508,7 +501,7 @@ fn agent_child_logs_in() {
 fn with_no_credentials_and_no_agent_auth_fails_clearly() {
     let sshd = start_sshd();
     let dir = temp_dir();
-    let mut t = target(&sshd, &sshd.client_key_path());
+    let mut t = sshd.linux_target(&sshd.client_key_path());
     t.key_file = None;
     let j = job(t, &["true"], &dir.path().join("known_hosts"));
     if std::env::var_os("SSH_AUTH_SOCK").is_some() {
