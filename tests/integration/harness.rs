@@ -219,12 +219,21 @@ pub fn processes() -> Vec<ProcInfo> {
     out
 }
 
-/// Children of `parent` whose command name is `comm`.
-pub fn children_named(parent: i32, comm: &str) -> Vec<ProcInfo> {
-    processes()
-        .into_iter()
-        .filter(|p| p.ppid == parent && p.comm == comm)
-        .collect()
+/// Descendants of `ancestor` (children, grandchildren, …) whose command name is `comm`.
+/// Workers forked by the fork server are the coordinator's grandchildren.
+pub fn descendants_named(ancestor: i32, comm: &str) -> Vec<ProcInfo> {
+    let all = processes();
+    let mut family = vec![ancestor];
+    let mut found = Vec::new();
+    while let Some(parent) = family.pop() {
+        for p in all.iter().filter(|p| p.ppid == parent) {
+            family.push(p.pid);
+            if p.comm == comm {
+                found.push(p.clone());
+            }
+        }
+    }
+    found
 }
 
 /// Copies the worker binary under a name of its own, so a test can tell its workers from
@@ -234,4 +243,16 @@ pub fn private_worker(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::copy(bin("netsweep-worker"), &path).unwrap();
     path
+}
+
+/// An error and its sources, `: `-joined, as the binary reports them.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }

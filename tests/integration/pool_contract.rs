@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use netsweep_pool::{Backoff, Cancel, PoolConfig, PoolEvent, PoolKind};
+use netsweep_pool::{Backoff, Cancel, PoolConfig, PoolEvent, PoolKind, WorkerStart};
 use netsweep_protocol::{DeviceRecord, Outcome, Stage, Timeouts};
 use netsweep_sim::{DeviceSpec, Fault, Platform};
 
@@ -170,6 +170,7 @@ fn process_pool_meets_the_contract() {
         worker_path: bin("netsweep-worker"),
         worker_args: vec![],
         max_devices_per_worker: None,
+        start: WorkerStart::ForkServer,
     });
 }
 
@@ -179,5 +180,16 @@ fn process_pool_with_a_fresh_worker_per_device_meets_the_contract() {
         worker_path: bin("netsweep-worker"),
         worker_args: vec![],
         max_devices_per_worker: Some(1),
+        start: WorkerStart::ForkServer,
+    });
+}
+
+#[test]
+fn process_pool_of_execed_workers_meets_the_contract() {
+    run(PoolKind::Processes {
+        worker_path: bin("netsweep-worker"),
+        worker_args: vec![],
+        max_devices_per_worker: Some(2),
+        start: WorkerStart::Exec,
     });
 }

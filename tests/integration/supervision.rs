@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use netsweep_pool::{Cancel, PoolConfig, PoolEvent, PoolKind};
+use netsweep_pool::{Cancel, PoolConfig, PoolError, PoolEvent, PoolKind, WorkerStart};
 use netsweep_protocol::{Outcome, Timeouts};
 use netsweep_sim::{DeviceSpec, GenerateOptions, Platform};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::harness::{
-    TestFleet, children_named, netsweep_run, poll_until, private_worker, processes,
+    TestFleet, descendants_named, netsweep_run, poll_until, private_worker, processes,
 };
 
 fn generated(count: usize, latency: Duration) -> Vec<DeviceSpec> {
@@ -64,6 +64,7 @@ fn workers_killed_mid_sweep_cost_only_their_device() {
             worker_path: worker,
             worker_args: vec![],
             max_devices_per_worker: None,
+            start: WorkerStart::ForkServer,
         },
         24,
     );
@@ -82,7 +83,7 @@ fn workers_killed_mid_sweep_cost_only_their_device() {
             let mut kills = 0;
             let mut n = 0usize;
             while !done.load(Ordering::SeqCst) {
-                let workers = children_named(me, "chaos-worker");
+                let workers = descendants_named(me, "chaos-worker");
                 for w in &workers {
                     seen.lock()
                         .unwrap()
@@ -134,7 +135,7 @@ fn workers_killed_mid_sweep_cost_only_their_device() {
 
     // Nothing left behind: no worker (alive or zombie) and none of their pipes held by us.
     poll_until(Duration::from_secs(3), "workers to be gone", || {
-        children_named(me, "chaos-worker").is_empty()
+        descendants_named(me, "chaos-worker").is_empty()
     });
     let ours = own_fd_targets();
     for (pid, pipes) in seen.lock().unwrap().iter() {
@@ -164,7 +165,7 @@ fn a_killed_coordinator_leaves_no_worker_behind() {
     let coordinator = child.id() as i32;
     let mut workers = Vec::new();
     poll_until(Duration::from_secs(20), "8 workers to start", || {
-        workers = children_named(coordinator, "orphan-worker");
+        workers = descendants_named(coordinator, "orphan-worker");
         workers.len() == 8
     });
     kill(Pid::from_raw(coordinator), Signal::SIGKILL).unwrap();
@@ -211,7 +212,7 @@ fn no_worker_argv_or_environment_holds_a_password() {
     let coordinator = child.id() as i32;
     let mut checked = 0;
     poll_until(Duration::from_secs(20), "workers to inspect", || {
-        for w in children_named(coordinator, "argv-worker") {
+        for w in descendants_named(coordinator, "argv-worker") {
             let argv = std::fs::read(format!("/proc/{}/cmdline", w.pid)).unwrap_or_default();
             let env = std::fs::read(format!("/proc/{}/environ", w.pid)).unwrap_or_default();
             for blob in [&argv, &env] {
@@ -259,6 +260,8 @@ fn run_with_worker(
             worker_path: worker,
             worker_args: vec![],
             max_devices_per_worker: None,
+            // Shell scripts cannot be fork servers.
+            start: WorkerStart::Exec,
         },
         2,
     );
@@ -348,4 +351,90 @@ fn a_worker_of_another_protocol_version_is_refused() {
         assert_eq!(r.outcome, Outcome::ProtocolError, "{r:?}");
         assert!(r.message.contains("version 999"), "{}", r.message);
     }
+}
+
+#[test]
+fn a_worker_path_that_is_no_fork_server_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = fake_worker(dir.path(), "plain", "exit 3");
+    let fleet = TestFleet::start(generated(1, Duration::ZERO));
+    let jobs = fleet.jobs(&["show clock"], &[], Timeouts::default());
+    let config = PoolConfig::new(
+        PoolKind::Processes {
+            worker_path: worker.clone(),
+            worker_args: vec![],
+            max_devices_per_worker: None,
+            start: WorkerStart::ForkServer,
+        },
+        1,
+    );
+    let mut pool = netsweep_pool::executor(config).unwrap();
+    let err = pool.run(jobs, &Cancel::new(), &mut |_| {}).unwrap_err();
+    assert!(matches!(err, PoolError::ForkServer { .. }), "{err:?}");
+    let message = crate::harness::error_chain(&err);
+    assert!(
+        message.contains(&worker.display().to_string()) && message.contains("--worker-start exec"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_killed_fork_server_costs_only_the_devices_in_flight() {
+    let fleet = TestFleet::start(generated(120, Duration::from_millis(50)));
+    let worker = private_worker(fleet.dir.path(), "fs-worker");
+    // Other tests' pools have fork servers too: ours runs our private copy of the binary.
+    let ours = {
+        let worker = worker.clone();
+        move |p: &crate::harness::ProcInfo| {
+            std::fs::read_link(format!("/proc/{}/exe", p.pid)).is_ok_and(|exe| exe == worker)
+        }
+    };
+    let jobs = fleet.jobs(&["show clock"], &[], Timeouts::default());
+    let total = jobs.len();
+    let config = PoolConfig::new(
+        PoolKind::Processes {
+            worker_path: worker,
+            worker_args: vec![],
+            // Workers come and go all sweep long, so the pool needs a fork server after the kill.
+            max_devices_per_worker: Some(3),
+            start: WorkerStart::ForkServer,
+        },
+        8,
+    );
+    let mut pool = netsweep_pool::executor(config).unwrap();
+    let me = std::process::id() as i32;
+    let killed = Arc::new(AtomicBool::new(false));
+    let mut finals: HashMap<u64, usize> = HashMap::new();
+    let mut crashed = 0;
+    let stats = pool
+        .run(jobs, &Cancel::new(), &mut |event| {
+            if let PoolEvent::Finished { job, record } = event {
+                *finals.entry(job).or_default() += 1;
+                match record.outcome {
+                    Outcome::Ok => {}
+                    Outcome::WorkerCrashed { .. } => crashed += 1,
+                    _ => panic!("{record:?}"),
+                }
+                // Once the sweep is under way, kill the fork server from outside.
+                if finals.len() == 30 && !killed.swap(true, Ordering::SeqCst) {
+                    let servers: Vec<_> = descendants_named(me, "nsw-fork-server")
+                        .into_iter()
+                        .filter(&ours)
+                        .collect();
+                    assert_eq!(servers.len(), 1, "one fork server: {servers:?}");
+                    kill(Pid::from_raw(servers[0].pid), Signal::SIGKILL).unwrap();
+                }
+            }
+        })
+        .unwrap();
+    assert!(killed.load(Ordering::SeqCst));
+    assert_eq!(finals.len(), total, "every device has a final record");
+    assert!(finals.values().all(|&n| n == 1), "none has two");
+    assert_eq!(stats.finished, total);
+    // Its workers die with it (parent-death signal): at most the 8 devices in flight are lost.
+    assert!(crashed <= 8, "{crashed} devices lost to one fork server");
+    poll_until(Duration::from_secs(3), "workers to be gone", || {
+        descendants_named(me, "fs-worker").is_empty()
+            && !descendants_named(me, "nsw-fork-server").iter().any(&ours)
+    });
 }

@@ -85,6 +85,16 @@ pub enum PoolChoice {
     Threads,
 }
 
+/// How `--pool processes` starts its workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WorkerStartChoice {
+    /// Fork each worker from one pre-initialised worker process (fast: its start-up is paid once).
+    ForkServer,
+    /// Exec the worker binary for every worker (for a --worker-path that is a wrapper script,
+    /// or a worker run under a debugger).
+    Exec,
+}
+
 impl PoolChoice {
     /// The flag value, as `--pool` takes it.
     pub fn name(self) -> &'static str {
@@ -203,6 +213,10 @@ pub struct RunArgs {
     /// The worker binary for --pool processes. [default: netsweep-worker next to netsweep]
     #[arg(long, value_name = "FILE")]
     pub worker_path: Option<PathBuf>,
+
+    /// How --pool processes starts each worker process.
+    #[arg(long, value_enum, default_value_t = WorkerStartChoice::ForkServer, value_name = "HOW")]
+    pub worker_start: WorkerStartChoice,
 
     /// Replace a worker process after this many devices (1 = a fresh process per device).
     #[arg(long, value_name = "N")]

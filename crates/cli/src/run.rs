@@ -13,11 +13,13 @@ use netsweep_journal::{
     InventoryRef, JournalHeader, JournalWriter, OutputDir, ResumeOptions, SummaryAccumulator,
     SummaryStyle, plan_resume,
 };
-use netsweep_pool::{Cancel, CancelLevel, PoolConfig, PoolEvent, PoolKind};
+use netsweep_pool::{Cancel, CancelLevel, PoolConfig, PoolEvent, PoolKind, WorkerStart};
 use netsweep_protocol::{HostKeyPolicy, Job, Outcome, Timeouts};
 
 use crate::ExitStatus;
-use crate::args::{FormatChoice, HostKeyArgs, HostKeyChoice, PoolChoice, RunArgs};
+use crate::args::{
+    FormatChoice, HostKeyArgs, HostKeyChoice, PoolChoice, RunArgs, WorkerStartChoice,
+};
 use crate::display::{Display, DisplayOptions};
 use crate::signals;
 
@@ -274,6 +276,10 @@ fn pool_config(args: &RunArgs) -> anyhow::Result<PoolConfig> {
                 worker_path,
                 worker_args,
                 max_devices_per_worker: args.max_devices_per_worker,
+                start: match args.worker_start {
+                    WorkerStartChoice::ForkServer => WorkerStart::ForkServer,
+                    WorkerStartChoice::Exec => WorkerStart::Exec,
+                },
             }
         }
     };

@@ -77,6 +77,15 @@ impl SessionContext {
         Ok(key)
     }
 
+    /// Reads (or catches up with) the known_hosts file at `file` now rather than at the first
+    /// session that needs it: a process about to fork workers calls it so that they inherit it
+    /// parsed. A file that cannot be read is left for the sessions to report.
+    pub fn preload_known_hosts(&self, file: &Path) {
+        if let Err(e) = crate::known_hosts::preload(self, file) {
+            tracing::debug!(file = %file.display(), error = %e, "known_hosts not preloaded");
+        }
+    }
+
     /// How many distinct key files have been read so far (for tests and diagnostics).
     pub fn cached_keys(&self) -> usize {
         self.keys.lock().map(|k| k.len()).unwrap_or(0)

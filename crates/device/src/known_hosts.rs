@@ -165,6 +165,11 @@ fn open_locked<'a>(
     Ok((caches, locked))
 }
 
+/// Brings this process's cache of `file` up to date.
+pub(crate) fn preload(ctx: &SessionContext, file: &Path) -> Result<(), SessionError> {
+    open_locked(ctx, file).map(|_| ())
+}
+
 /// Key types already recorded for `host:port`, so the handshake can ask for one of them first
 /// (as OpenSSH does): a device that also has a newer key type keeps matching its entry.
 pub(crate) fn known_key_types(

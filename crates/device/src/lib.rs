@@ -39,6 +39,66 @@ pub use transport::set_quickack_enabled;
 /// prompt) and the [`CommandOutput`] is marked `truncated`.
 pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
 
+/// Does once, for this process, the set-up every session would otherwise pay for on first
+/// use: libssh2's and OpenSSL's global initialisation, and OpenSSL 3's lookup of the
+/// algorithms netsweep offers first. A process that forks workers calls it before forking, so
+/// that each worker starts with it done.
+pub fn prepare_process() {
+    ssh2::init();
+    warm_up::fetch_first_choice_algorithms();
+}
+
+/// OpenSSL 3 finds an algorithm's implementation on its first use in a process ("fetching"):
+/// it builds its table of every algorithm name its providers offer, then caches the method.
+/// That costs a new worker process more CPU than a whole session's crypto; fetched once in a
+/// fork server, it is inherited by every worker forked from it.
+///
+/// Only lookups: nothing here touches keys or the random generator, so no forked worker
+/// inherits any secret or random state from it.
+mod warm_up {
+    #[cfg(openssl3)]
+    #[allow(unsafe_code)]
+    pub(super) fn fetch_first_choice_algorithms() {
+        use std::ptr::null_mut;
+        // The algorithms of netsweep's first-choice handshake (see transport.rs): curve25519
+        // key exchange with SHA-256, ed25519 host keys (SHA-512 inside), AES-GCM.
+        // SAFETY: each call gets NUL-terminated names and the default library context (null);
+        // each returned object, possibly null, is freed once (the free functions accept null)
+        // and never used otherwise. The fetched methods stay in OpenSSL's own cache.
+        unsafe {
+            for cipher in [
+                c"AES-128-GCM",
+                c"AES-256-GCM",
+                c"AES-256-CTR",
+                c"AES-128-CTR",
+            ] {
+                openssl_sys::EVP_CIPHER_free(openssl_sys::EVP_CIPHER_fetch(
+                    null_mut(),
+                    cipher.as_ptr(),
+                    std::ptr::null(),
+                ));
+            }
+            for digest in [c"SHA256", c"SHA512", c"SHA1"] {
+                openssl_sys::EVP_MD_free(openssl_sys::EVP_MD_fetch(
+                    null_mut(),
+                    digest.as_ptr(),
+                    std::ptr::null(),
+                ));
+            }
+            for key in [c"X25519", c"ED25519", c"EC", c"RSA"] {
+                openssl_sys::EVP_PKEY_CTX_free(openssl_sys::EVP_PKEY_CTX_new_from_name(
+                    null_mut(),
+                    key.as_ptr(),
+                    std::ptr::null(),
+                ));
+            }
+        }
+    }
+
+    #[cfg(not(openssl3))]
+    pub(super) fn fetch_first_choice_algorithms() {}
+}
+
 /// Runs one device job start to finish with the driver of `job.target.platform`.
 ///
 /// Calls `on_stage` as each stage is entered. The record's `worker` is left empty and its

@@ -80,6 +80,8 @@ pub(crate) trait Backend {
     fn peak_worker_rss_kib(&self) -> u64 {
         0
     }
+    /// Releases what outlives single workers (the fork server) once every worker is gone.
+    fn shutdown(&mut self) {}
 }
 
 struct InFlight {
@@ -627,6 +629,7 @@ impl<B: Backend> Run<'_, B> {
                 self.slots[slot].state = SlotState::Empty;
             }
         }
+        self.backend.shutdown();
     }
 }
 

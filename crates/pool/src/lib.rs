@@ -10,12 +10,14 @@
 //! - [`PoolKind::Processes`]: a `netsweep-worker` process per slot, fed jobs as frames on its
 //!   stdin and answering with frames on its stdout (see [`process`] and [`worker`]). A worker
 //!   that hangs is stopped with SIGTERM, a grace period, then SIGKILL; one that dies costs
-//!   exactly its current device, and a fresh worker takes its place.
+//!   exactly its current device, and a fresh worker takes its place. Workers are forked from
+//!   a pre-initialised fork server by default ([`WorkerStart`]).
 //!
 //! This crate never prints and never decides what the user sees: it hands out [`PoolEvent`]s
 //! through a callback, in the order it observes them, from the caller's thread.
 
 mod dispatch;
+mod fork_server;
 pub mod limits;
 pub mod order;
 mod process;
@@ -30,6 +32,7 @@ use std::time::Duration;
 
 use netsweep_protocol::{AttemptSummary, DeviceRecord, Job, JobId, Stage};
 
+pub use fork_server::ForkServerError;
 pub use retry::Backoff;
 
 /// Which pool runs the devices.
@@ -46,7 +49,21 @@ pub enum PoolKind {
         /// Replace a worker after it has handled this many devices (`Some(1)`: a fresh process
         /// per device). `None`: keep workers for the whole sweep.
         max_devices_per_worker: Option<usize>,
+        /// How each worker process is started.
+        start: WorkerStart,
     },
+}
+
+/// How the process pool starts a worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WorkerStart {
+    /// `fork` of a fork server: one `netsweep-worker --fork-server` started once, already
+    /// initialised, which forks each worker (about 5 ms of CPU less per worker than exec).
+    #[default]
+    ForkServer,
+    /// `exec` of the worker binary for every worker: needed when the worker path is not a
+    /// `netsweep-worker` (a wrapper script, a worker under a debugger or valgrind).
+    Exec,
 }
 
 /// How a pool runs.
@@ -151,6 +168,15 @@ pub enum PoolError {
         #[source]
         source: std::io::Error,
     },
+    /// The fork server could not be started, or could not fork a worker.
+    #[error("fork server {path}")]
+    ForkServer {
+        /// The worker binary serving as fork server.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: ForkServerError,
+    },
     /// A thread could not be started.
     #[error("cannot start a worker thread")]
     SpawnThread(#[source] std::io::Error),
@@ -254,6 +280,7 @@ pub fn executor(config: PoolConfig) -> Result<Box<dyn Executor>, PoolError> {
             worker_path,
             worker_args,
             max_devices_per_worker,
+            start,
         } => {
             limits::check_process_pool(config.workers)?;
             Box::new(dispatch::Dispatcher::new(
@@ -262,6 +289,7 @@ pub fn executor(config: PoolConfig) -> Result<Box<dyn Executor>, PoolError> {
                     worker_path.clone(),
                     worker_args.clone(),
                     *max_devices_per_worker,
+                    *start,
                 ),
             ))
         }

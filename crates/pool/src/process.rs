@@ -11,14 +11,19 @@
 //! leaves no worker behind. Credentials never appear in a worker's argv or environment: the environment is
 //! cleared down to an allow-list, and jobs travel only as frames.
 //!
+//! Workers are forked from a fork server by default (see `crate::fork_server` for why and how),
+//! or exec'd one by one ([`WorkerStart::Exec`]); past that point both are handled alike.
+//!
 //! Per worker, two reader threads drain stdout (frames) and stderr (log lines) until EOF, so a
 //! chatty worker can never block on a full pipe while the dispatcher waits on it.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, BufWriter};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
@@ -30,8 +35,9 @@ use netsweep_protocol::{Job, PROTOCOL_VERSION};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::PoolError;
 use crate::dispatch::{Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
+use crate::fork_server::{ExitBoard, ForkServer};
+use crate::{PoolError, WorkerStart};
 
 /// Where a worker learns its coordinator's pid (not a secret: `ps` shows it too).
 pub(crate) const COORDINATOR_PID_ENV: &str = "NETSWEEP_COORDINATOR_PID";
@@ -55,15 +61,24 @@ const ENV_ALLOW: &[&str] = &[
 const READER_STACK: usize = 128 * 1024;
 
 struct Worker {
-    child: Child,
-    stdin: Option<BufWriter<ChildStdin>>,
+    process: WorkerProcess,
+    pid: u32,
+    stdin: Option<BufWriter<File>>,
     label: String,
+}
+
+/// Who reaps the worker, and so where its exit status comes from.
+enum WorkerProcess {
+    /// Exec'd by us: our child.
+    Exec(Child),
+    /// Forked by the fork server: its child, reported on its board.
+    Forked(Arc<ExitBoard>),
 }
 
 impl Worker {
     fn pgid(&self) -> Pid {
-        // `process_group(0)` made the worker the leader of a group named after its pid.
-        Pid::from_raw(self.child.id() as i32)
+        // Each worker leads a process group named after its pid.
+        Pid::from_raw(self.pid as i32)
     }
 }
 
@@ -73,6 +88,11 @@ pub(crate) struct ProcessBackend {
     worker_path: PathBuf,
     worker_args: Vec<OsString>,
     max_devices_per_worker: Option<usize>,
+    start: WorkerStart,
+    /// Started with the first worker; replaced if it dies.
+    fork_server: Option<ForkServer>,
+    /// The known_hosts file of the latest job, for the fork server to read before it forks.
+    known_hosts: Option<PathBuf>,
     workers: Vec<Option<Worker>>,
 }
 
@@ -81,12 +101,16 @@ impl ProcessBackend {
         worker_path: PathBuf,
         worker_args: Vec<OsString>,
         max_devices_per_worker: Option<usize>,
+        start: WorkerStart,
     ) -> Self {
         ProcessBackend {
             peak_rss_kib: Arc::default(),
             worker_path,
             worker_args,
             max_devices_per_worker,
+            start,
+            fork_server: None,
+            known_hosts: None,
             workers: Vec::new(),
         }
     }
@@ -97,6 +121,82 @@ impl ProcessBackend {
             let _ = killpg(w.pgid(), signal);
         }
     }
+
+    /// The worker binary with its arguments and an environment cleared to the allow-list.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.worker_path);
+        cmd.args(&self.worker_args)
+            .env_clear()
+            .envs(
+                ENV_ALLOW
+                    .iter()
+                    .filter_map(|k| Some((k, std::env::var_os(k)?))),
+            )
+            .process_group(0);
+        // Told so that the worker can arm its own parent-death signal (see `crate::worker`):
+        // a `pre_exec` hook here would force a full fork() of the coordinator instead of
+        // posix_spawn, copying its page tables for every worker (measured: ~10 ms of CPU per
+        // worker at 20,000 devices, against ~2 ms).
+        cmd.env(COORDINATOR_PID_ENV, std::process::id().to_string());
+        cmd
+    }
+
+    /// Execs a fresh worker binary.
+    fn exec(&self) -> Result<(WorkerProcess, u32, [File; 3]), PoolError> {
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|source| PoolError::SpawnWorker {
+            path: self.worker_path.clone(),
+            source,
+        })?;
+        let pipe = |fd: Option<OwnedFd>| File::from(fd.expect("stdio is piped"));
+        let stdio = [
+            pipe(child.stdin.take().map(OwnedFd::from)),
+            pipe(child.stdout.take().map(OwnedFd::from)),
+            pipe(child.stderr.take().map(OwnedFd::from)),
+        ];
+        let pid = child.id();
+        Ok((WorkerProcess::Exec(child), pid, stdio))
+    }
+
+    /// Forks a worker from the fork server, starting (or restarting) the server first if
+    /// needed. A server that dies (killed from outside, say) is replaced: up to three tries.
+    fn fork(&mut self) -> Result<(WorkerProcess, u32, [File; 3]), PoolError> {
+        let path = self.worker_path.clone();
+        let failed = |source| PoolError::ForkServer {
+            path: path.clone(),
+            source,
+        };
+        for _ in 0..3 {
+            if self.fork_server.as_ref().is_some_and(|s| !s.is_alive()) {
+                tracing::warn!("the fork server has stopped; starting a new one");
+                self.fork_server = None;
+            }
+            if self.fork_server.is_none() {
+                match ForkServer::start(self.command(), |stderr| {
+                    forward_logs(stderr, "fork-server")
+                }) {
+                    Ok(server) => self.fork_server = Some(server),
+                    Err(crate::ForkServerError::Gone) => continue,
+                    Err(e) => return Err(failed(e)),
+                }
+            }
+            let Some(server) = &self.fork_server else {
+                continue;
+            };
+            match server.spawn(self.known_hosts.as_deref()) {
+                Ok(w) => {
+                    let process = WorkerProcess::Forked(server.exits());
+                    return Ok((process, w.pid, [w.stdin, w.stdout, w.stderr]));
+                }
+                Err(crate::ForkServerError::Gone) => self.fork_server = None,
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        Err(failed(crate::ForkServerError::Gone))
+    }
 }
 
 impl Backend for ProcessBackend {
@@ -106,34 +206,14 @@ impl Backend for ProcessBackend {
         generation: u64,
         tx: &Sender<SlotMsg>,
     ) -> Result<(), PoolError> {
-        let mut cmd = Command::new(&self.worker_path);
-        cmd.args(&self.worker_args)
-            .env_clear()
-            .envs(
-                ENV_ALLOW
-                    .iter()
-                    .filter_map(|k| Some((k, std::env::var_os(k)?))),
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        // Told so that the worker can arm its own parent-death signal (see `crate::worker`):
-        // a `pre_exec` hook here would force a full fork() of the coordinator instead of
-        // posix_spawn, copying its page tables for every worker (measured: ~10 ms of CPU per
-        // worker at 20,000 devices, against ~2 ms).
-        cmd.env(COORDINATOR_PID_ENV, std::process::id().to_string());
-        let mut child = cmd.spawn().map_err(|source| PoolError::SpawnWorker {
-            path: self.worker_path.clone(),
-            source,
-        })?;
-        let label = format!("worker-{slot}[pid {}]", child.id());
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let mut stdin = BufWriter::new(child.stdin.take().expect("stdin is piped"));
+        let (process, pid, [stdin, stdout, stderr]) = match self.start {
+            WorkerStart::ForkServer => self.fork()?,
+            WorkerStart::Exec => self.exec()?,
+        };
+        let label = format!("worker-{slot}[pid {pid}]");
+        let mut stdin = BufWriter::new(stdin);
 
         let frames_tx = tx.clone();
-        let pid = child.id();
         let peak = Arc::clone(&self.peak_rss_kib);
         thread::Builder::new()
             .name(format!("netsweep-frames-{slot}"))
@@ -164,7 +244,8 @@ impl Backend for ProcessBackend {
             self.workers.resize_with(slot + 1, || None);
         }
         self.workers[slot] = Some(Worker {
-            child,
+            process,
+            pid,
             stdin: Some(stdin),
             label,
         });
@@ -178,6 +259,9 @@ impl Backend for ProcessBackend {
         else {
             return Err(());
         };
+        if self.known_hosts != job.known_hosts {
+            self.known_hosts.clone_from(&job.known_hosts);
+        }
         let message = CoordinatorMessage::Run {
             job: Box::new(job.clone()),
         };
@@ -211,29 +295,18 @@ impl Backend for ProcessBackend {
         w.stdin = None;
         // Its stdout closed; normally the process is exiting right now. Give it a moment, then
         // make sure: a worker that closed stdout but lingers is killed, never left running.
-        let deadline = Instant::now() + Duration::from_millis(200);
-        let status = loop {
-            match w.child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(2)),
-                Ok(None) => {
-                    let _ = killpg(w.pgid(), Signal::SIGKILL);
-                    break w.child.wait().ok();
-                }
-                Err(e) => {
-                    tracing::warn!(worker = %w.label, "cannot wait for worker: {e}");
-                    break None;
-                }
+        let status = match &mut w.process {
+            WorkerProcess::Exec(child) => wait_child(child, w.pid, &w.label),
+            WorkerProcess::Forked(exits) => {
+                exits.wait(w.pid, Duration::from_millis(200)).or_else(|| {
+                    let _ = killpg(Pid::from_raw(w.pid as i32), Signal::SIGKILL);
+                    exits.wait(w.pid, Duration::from_secs(2))
+                })
             }
         };
         // Anything the worker may have left in its group goes with it.
         let _ = killpg(w.pgid(), Signal::SIGKILL);
-        status
-            .map(|s| ExitInfo {
-                signal: s.signal(),
-                exit_code: s.code(),
-            })
-            .unwrap_or_default()
+        status.unwrap_or_default()
     }
 
     fn label(&self, slot: usize) -> String {
@@ -252,6 +325,35 @@ impl Backend for ProcessBackend {
     fn peak_worker_rss_kib(&self) -> u64 {
         self.peak_rss_kib.load(Ordering::Relaxed)
     }
+
+    fn shutdown(&mut self) {
+        // Its drop closes its socket and reaps it.
+        self.fork_server = None;
+    }
+}
+
+/// Waits for an exec'd worker that has closed its stdout: normally it is exiting right now.
+/// One that lingers past a moment is killed, never left running.
+fn wait_child(child: &mut Child, pid: u32, label: &str) -> Option<ExitInfo> {
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(2)),
+            Ok(None) => {
+                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                break child.wait().ok();
+            }
+            Err(e) => {
+                tracing::warn!(worker = %label, "cannot wait for worker: {e}");
+                break None;
+            }
+        }
+    };
+    status.map(|s| ExitInfo {
+        signal: s.signal(),
+        exit_code: s.code(),
+    })
 }
 
 /// A live process's peak resident set (`VmHWM`), KiB. `getrusage` cannot give a worker's:
@@ -270,7 +372,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 /// Turns the worker's stdout into slot messages until EOF.
 fn read_frames(
-    stdout: std::process::ChildStdout,
+    stdout: impl Read,
     slot: usize,
     generation: u64,
     tx: &Sender<SlotMsg>,
@@ -329,7 +431,7 @@ fn read_frames(
 }
 
 /// Re-logs a worker's stderr lines under the worker's name, at the level the worker gave.
-fn forward_logs(stderr: std::process::ChildStderr, label: &str) {
+fn forward_logs(stderr: impl Read, label: &str) {
     for line in BufReader::new(stderr).lines() {
         let Ok(line) = line else { break };
         // tracing pads levels to five columns (` INFO`), hence the trim.

@@ -30,7 +30,16 @@ pub enum WorkerError {
 }
 
 /// Serves jobs from `input` until EOF, writing frames to `output`.
-pub fn serve(mut input: impl Read, mut output: impl Write) -> Result<(), WorkerError> {
+pub fn serve(input: impl Read, output: impl Write) -> Result<(), WorkerError> {
+    serve_with(&SessionContext::new(), input, output)
+}
+
+/// [`serve`] with a context prepared beforehand (a forked worker inherits its fork server's).
+pub(crate) fn serve_with(
+    ctx: &SessionContext,
+    mut input: impl Read,
+    mut output: impl Write,
+) -> Result<(), WorkerError> {
     match read_frame(&mut input)? {
         Some(CoordinatorMessage::Hello { protocol_version })
             if protocol_version == PROTOCOL_VERSION => {}
@@ -50,14 +59,13 @@ pub fn serve(mut input: impl Read, mut output: impl Write) -> Result<(), WorkerE
         },
     )?;
 
-    let ctx = SessionContext::new();
     while let Some(message) = read_frame(&mut input)? {
         let CoordinatorMessage::Run { job } = message else {
             return Err(WorkerError::NoHello);
         };
         tracing::debug!("device {} attempt {}", job.target.name, job.attempt);
         let mut write_error = None;
-        let mut record = netsweep_device::run_job(&job, &ctx, &mut |stage| {
+        let mut record = netsweep_device::run_job(&job, ctx, &mut |stage| {
             if write_error.is_none()
                 && let Err(e) =
                     write_frame(&mut output, &WorkerMessage::Stage { job: job.id, stage })
@@ -108,7 +116,8 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// `main` for the `netsweep-worker` binary: logs to stderr, frames on stdin/stdout.
+/// `main` for the `netsweep-worker` binary: logs to stderr, frames on stdin/stdout. With
+/// `--fork-server` it becomes the pool's fork server instead (see `crate::fork_server`).
 #[allow(clippy::print_stderr)]
 pub fn main() -> std::process::ExitCode {
     use std::io::IsTerminal;
@@ -123,15 +132,23 @@ pub fn main() -> std::process::ExitCode {
         tracing::error!("{e}");
         return std::process::ExitCode::FAILURE;
     }
+    if std::env::args_os().any(|a| a == crate::fork_server::FORK_SERVER_ARG) {
+        return crate::fork_server::serve(serve_stdio);
+    }
+    std::process::ExitCode::from(serve_stdio(&SessionContext::new()))
+}
+
+/// Serves jobs on stdin and stdout until EOF; the process's exit code.
+fn serve_stdio(ctx: &SessionContext) -> u8 {
     // Frames are written whole and flushed by `write_frame`; the buffer only joins a frame's
     // length prefix and body into one write.
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let stdin = std::io::BufReader::new(std::io::stdin().lock());
-    match serve(stdin, stdout) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match serve_with(ctx, stdin, stdout) {
+        Ok(()) => 0,
         Err(e) => {
             tracing::error!("{e}");
-            std::process::ExitCode::FAILURE
+            1
         }
     }
 }

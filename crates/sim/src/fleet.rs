@@ -34,6 +34,9 @@ pub struct Counters {
     pub auth_failed: u64,
     /// Commands run: non-empty shell lines and exec requests.
     pub commands: u64,
+    /// Requests for the list of login methods (SSH "none" authentication), each a round trip
+    /// a client could have spared.
+    pub method_queries: u64,
 }
 
 #[derive(Default)]
@@ -42,6 +45,7 @@ pub(crate) struct CounterCells {
     pub auth_ok: AtomicU64,
     pub auth_failed: AtomicU64,
     pub commands: AtomicU64,
+    pub method_queries: AtomicU64,
 }
 
 impl CounterCells {
@@ -51,6 +55,7 @@ impl CounterCells {
             auth_ok: self.auth_ok.load(Ordering::Relaxed),
             auth_failed: self.auth_failed.load(Ordering::Relaxed),
             commands: self.commands.load(Ordering::Relaxed),
+            method_queries: self.method_queries.load(Ordering::Relaxed),
         }
     }
 }

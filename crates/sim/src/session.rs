@@ -70,8 +70,22 @@ impl Connection {
             Auth::Accept
         } else {
             counters.auth_failed.fetch_add(1, Ordering::Relaxed);
-            Auth::reject()
+            self.refuse()
         }
+    }
+
+    /// A rejection that goes on offering every method, as OpenSSH and IOS do (russh's default
+    /// drops a method once it has failed, which no real device does).
+    fn refuse(&self) -> Auth {
+        Auth::Reject {
+            proceed_with_methods: Some(methods(self.device.spec.platform)),
+            partial_success: false,
+        }
+    }
+
+    /// Whether the platform offers `method` (russh lets some through that it does not).
+    fn offers(&self, method: MethodKind) -> bool {
+        methods(self.device.spec.platform).contains(&method)
     }
 
     fn authorized(&self, user: &str, key: &PublicKey) -> bool {
@@ -107,7 +121,16 @@ impl Connection {
 impl Handler for Connection {
     type Error = russh::Error;
 
+    async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
+        let counters = &self.device.counters;
+        counters.method_queries.fetch_add(1, Ordering::Relaxed);
+        Ok(self.refuse())
+    }
+
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        if !self.offers(MethodKind::Password) {
+            return Ok(self.refuse());
+        }
         let spec = &self.device.spec;
         Ok(self.check(user == spec.username && password == spec.password))
     }
@@ -118,6 +141,9 @@ impl Handler for Connection {
         _submethods: &str,
         response: Option<Response<'a>>,
     ) -> Result<Auth, Self::Error> {
+        if !self.offers(MethodKind::KeyboardInteractive) {
+            return Ok(self.refuse());
+        }
         let Some(mut response) = response else {
             return Ok(Auth::Partial {
                 name: "".into(),
@@ -140,7 +166,7 @@ impl Handler for Connection {
         Ok(if self.authorized(user, offer.public_key) {
             Auth::Accept
         } else {
-            Auth::reject()
+            self.refuse()
         })
     }
 

@@ -276,6 +276,35 @@ fn a_wrong_password_is_auth_failed() {
 }
 
 #[test]
+fn a_password_login_does_not_first_ask_for_the_methods() {
+    let (fleet, spec) = fleet(Behaviour::default());
+    let dir = temp_dir();
+    let j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
+    let counters = fleet.counters(NAME).unwrap();
+    assert_eq!((counters.auth_ok, counters.method_queries), (1, 0));
+}
+
+#[test]
+fn a_wrong_password_is_one_failed_login_not_one_per_method() {
+    let (fleet, spec) = fleet(Behaviour::default());
+    let dir = temp_dir();
+    let mut j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    j.target.password = Some(Secret::new("not-the-password"));
+    let record = run(&j, &SessionContext::new()).0;
+    assert_outcome(&record, Outcome::AuthFailed);
+    assert!(
+        record.message.contains("tried password"),
+        "{}",
+        record.message
+    );
+    assert!(!record.message.contains("keyboard"), "{}", record.message);
+    // The device offers password too: asked once, after the rejection, to tell the two apart.
+    let counters = fleet.counters(NAME).unwrap();
+    assert_eq!((counters.auth_failed, counters.method_queries), (1, 1));
+}
+
+#[test]
 fn the_auth_fault_is_auth_failed() {
     let (fleet, spec) = fleet(Behaviour {
         faults: vec![Fault::Auth],

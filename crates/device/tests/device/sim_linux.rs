@@ -54,3 +54,45 @@ fn password_login_exec_exit_status_and_stderr() {
     );
     assert_eq!(fleet.counters("srv1").unwrap().commands, 3);
 }
+
+#[test]
+fn a_first_password_method_the_device_does_not_offer_falls_back_to_one_it_does() {
+    // The simulated Linux host offers publickey and password, not keyboard-interactive.
+    let spec = DeviceSpec::new("srv1", Platform::Linux);
+    let fleet = Fleet::start(FleetSpec {
+        seed: 3,
+        devices: vec![spec.clone()],
+    })
+    .expect("start the simulated fleet");
+    let addr = fleet.addr("srv1").unwrap();
+    let dir = temp_dir();
+    let target = DeviceTarget {
+        name: "srv1".into(),
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        platform: "linux".into(),
+        username: spec.username.clone(),
+        password: Some(Secret::new(spec.password.clone())),
+        secret: None,
+        key_file: None,
+        groups: vec![],
+    };
+    let kbd_first = netsweep_device::platform::Driver {
+        password_methods: &["keyboard-interactive", "password"],
+        ..*netsweep_device::platform::driver("linux").unwrap()
+    };
+    let j = job(target, &["hostname"], &dir.path().join("known_hosts"));
+    let record =
+        netsweep_device::run_job_with_driver(&j, &SessionContext::new(), &kbd_first, &mut |_| {});
+    assert_outcome(&record, Outcome::Ok);
+    let counters = fleet.counters("srv1").unwrap();
+    // keyboard-interactive, refused as not offered (no failed login), the list, then password.
+    assert_eq!(
+        (
+            counters.auth_ok,
+            counters.auth_failed,
+            counters.method_queries
+        ),
+        (1, 0, 1)
+    );
+}
