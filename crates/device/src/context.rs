@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::error::SessionError;
 use crate::known_hosts::KnownHostsCache;
@@ -26,6 +27,14 @@ pub struct SessionContext {
     /// known_hosts files read so far, by path; the mutex also serializes this process's
     /// access to them.
     pub(crate) known_hosts: Mutex<HashMap<PathBuf, KnownHostsCache>>,
+    idle_hook: Mutex<Option<Arc<IdleHook>>>,
+}
+
+/// Something to do once a session has waited on its device for `after`: see
+/// [`SessionContext::set_idle_hook`].
+pub(crate) struct IdleHook {
+    pub(crate) after: Duration,
+    pub(crate) run: Box<dyn Fn() + Send + Sync>,
 }
 
 impl fmt::Debug for SessionContext {
@@ -49,6 +58,7 @@ impl SessionContext {
         SessionContext {
             keys: Mutex::new(HashMap::new()),
             known_hosts: Mutex::new(HashMap::new()),
+            idle_hook: Mutex::new(None),
         }
     }
 
@@ -75,6 +85,27 @@ impl SessionContext {
         });
         keys.insert(path.to_path_buf(), Arc::clone(&key));
         Ok(key)
+    }
+
+    /// Calls `hook` whenever a session of this context has been waiting on its device for
+    /// `after` without a reply (once per wait), for sessions started from now on. The
+    /// process pool's worker sends the stage reports it holds back then: a device that
+    /// answers promptly costs no report of its own.
+    pub fn set_idle_hook(&self, after: Duration, hook: impl Fn() + Send + Sync + 'static) {
+        *self
+            .idle_hook
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(IdleHook {
+            after,
+            run: Box::new(hook),
+        }));
+    }
+
+    pub(crate) fn idle_hook(&self) -> Option<Arc<IdleHook>> {
+        self.idle_hook
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Reads (or catches up with) the known_hosts file at `file` now rather than at the first

@@ -117,10 +117,21 @@ impl Connection {
         // reply ever be sitting in its queue rather than on the socket, the session recovers
         // at once instead of idling to the deadline.
         let wait = cap.unwrap_or(Duration::from_secs(1)).min(left);
-        let timeout =
-            PollTimeout::try_from(wait.max(Duration::from_millis(1))).unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(self.socket().as_fd(), events)];
-        match poll(&mut fds, timeout) {
+        let mut polled = match &self.idle {
+            Some(idle) if wait > idle.after => match poll(&mut fds, poll_timeout(idle.after)) {
+                Ok(0) => {
+                    (idle.run)();
+                    poll(&mut fds, poll_timeout(wait - idle.after))
+                }
+                other => other,
+            },
+            _ => poll(&mut fds, poll_timeout(wait)),
+        };
+        if polled == Err(nix::errno::Errno::EINTR) {
+            polled = Ok(0);
+        }
+        match polled {
             Ok(0) => {
                 // Nothing came: re-check the deadline (poll rounds down).
                 deadline.remaining(stage).map(|_| ())
@@ -134,7 +145,6 @@ impl Connection {
                 }
                 Ok(())
             }
-            Err(nix::errno::Errno::EINTR) => Ok(()),
             Err(errno) => Err(SessionError::Lost {
                 stage,
                 source: Some(ssh2::Error::new(
@@ -148,6 +158,11 @@ impl Connection {
             }),
         }
     }
+}
+
+/// `wait` as poll's timeout: at least 1 ms (poll rounds down), at most what it can hold.
+fn poll_timeout(wait: Duration) -> PollTimeout {
+    PollTimeout::try_from(wait.max(Duration::from_millis(1))).unwrap_or(PollTimeout::MAX)
 }
 
 /// Classifies an I/O error from an ssh2 stream, asking libssh2 for the precise code (the

@@ -233,7 +233,7 @@ fn sweep(
         }
         _ => Vec::new(),
     };
-    let conn = transport::handshake(stream, timeout, &known_key_types, overall)?;
+    let conn = transport::handshake(stream, timeout, &known_key_types, overall, ctx.idle_hook())?;
 
     stages.enter(Stage::HostKey);
     known_hosts::verify(

@@ -7,13 +7,14 @@
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 #[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use netsweep_protocol::{DeviceTarget, Stage};
 use ssh2::{KeyboardInteractivePrompt, MethodType, Prompt, Session};
 
-use crate::context::SessionContext;
+use crate::context::{IdleHook, SessionContext};
 use crate::error::SessionError;
 use crate::io::Deadline;
 
@@ -70,6 +71,8 @@ pub fn set_quickack_enabled(enabled: bool) {
 pub(crate) struct Connection {
     pub(crate) session: Session,
     socket: TcpStream,
+    /// Called once a wait has lasted its `after` (see `SessionContext::set_idle_hook`).
+    pub(crate) idle: Option<Arc<IdleHook>>,
     /// The device's overall deadline, which caps every wait.
     end: Instant,
     total: Duration,
@@ -191,6 +194,7 @@ pub(crate) fn handshake(
     timeout: Duration,
     known_key_types: &[String],
     (end, total): (Instant, Duration),
+    idle: Option<Arc<IdleHook>>,
 ) -> Result<Connection, SessionError> {
     let stage = Stage::Handshake;
     let protocol = |detail: String, source: Option<ssh2::Error>| SessionError::Protocol {
@@ -210,6 +214,7 @@ pub(crate) fn handshake(
     let mut connection = Connection {
         session,
         socket,
+        idle,
         end,
         total,
     };

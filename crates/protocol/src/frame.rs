@@ -102,6 +102,13 @@ pub enum FrameError {
 
 /// Writes one frame and flushes it.
 pub fn write_frame<W: Write, T: Serialize>(w: &mut W, message: &T) -> Result<(), FrameError> {
+    encode_frame(w, message)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes one frame without flushing: into a buffer, to go out with a later frame.
+pub fn encode_frame<W: Write, T: Serialize>(w: &mut W, message: &T) -> Result<(), FrameError> {
     let body = serde_json::to_vec(message).map_err(FrameError::Malformed)?;
     if body.len() > MAX_FRAME_LEN {
         return Err(FrameError::TooLarge {
@@ -112,7 +119,6 @@ pub fn write_frame<W: Write, T: Serialize>(w: &mut W, message: &T) -> Result<(),
     let len = u32::try_from(body.len()).expect("MAX_FRAME_LEN fits in u32");
     w.write_all(&len.to_be_bytes())?;
     w.write_all(&body)?;
-    w.flush()?;
     Ok(())
 }
 
