@@ -110,10 +110,15 @@ impl SessionContext {
 
     /// Reads (or catches up with) the known_hosts file at `file` now rather than at the first
     /// session that needs it: a process about to fork workers calls it so that they inherit it
-    /// parsed. A file that cannot be read is left for the sessions to report.
-    pub fn preload_known_hosts(&self, file: &Path) {
-        if let Err(e) = crate::known_hosts::preload(self, file) {
-            tracing::debug!(file = %file.display(), error = %e, "known_hosts not preloaded");
+    /// parsed. A file that cannot be read is left for the sessions to report. Returns whether
+    /// anything new was read.
+    pub fn preload_known_hosts(&self, file: &Path) -> bool {
+        match crate::known_hosts::preload(self, file) {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::debug!(file = %file.display(), error = %e, "known_hosts not preloaded");
+                false
+            }
         }
     }
 

@@ -384,6 +384,7 @@ fn serve_inner(worker: fn(&SessionContext) -> u8) -> Result<(), Errno> {
     let _ = nix::sys::prctl::set_name(SERVER_NAME);
     netsweep_device::prepare_process();
     let ctx = SessionContext::new();
+    release_free_memory();
 
     let server_pid = getpid();
     let mut sigchld = SigSet::empty();
@@ -446,7 +447,9 @@ fn serve_inner(worker: fn(&SessionContext) -> u8) -> Result<(), Errno> {
         };
         if length > 1 {
             let path = std::ffi::OsStr::from_bytes(&request[1..length]);
-            ctx.preload_known_hosts(Path::new(path));
+            if ctx.preload_known_hosts(Path::new(path)) {
+                release_free_memory();
+            }
         }
         // SAFETY: this process is single-threaded (see the module comment), so the child may
         // run any code after fork.
@@ -473,6 +476,19 @@ fn serve_inner(worker: fn(&SessionContext) -> u8) -> Result<(), Errno> {
                 notify(&control, FAILED, 0, errno as i32)?;
             }
         }
+    }
+}
+
+/// Hands the heap's free pages back to the kernel. Every page the server holds is mapped
+/// into each worker it forks (and counted in the worker's RSS), used or not; what set-up
+/// allocated and freed need not be.
+fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free memory to the kernel; this process is
+    // single-threaded and no allocation is in progress.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
