@@ -438,3 +438,66 @@ fn a_killed_fork_server_costs_only_the_devices_in_flight() {
             && !descendants_named(me, "nsw-fork-server").iter().any(&ours)
     });
 }
+
+#[test]
+fn a_worker_killed_while_its_device_is_silent_is_placed_at_the_stage_it_waits_in() {
+    // The worker holds stage reports back until its session has waited a while: a device that
+    // went silent after login must still be reported where it hung, not where it started.
+    let mut spec = netsweep_sim::DeviceSpec::new("silent", Platform::CiscoIos);
+    spec.behaviour.faults = vec![netsweep_sim::Fault::HangAfterAuth];
+    let fleet = TestFleet::start(vec![spec]);
+    let worker = private_worker(fleet.dir.path(), "quiet-worker");
+    let jobs = fleet.jobs(
+        &["show clock"],
+        &[],
+        Timeouts {
+            deadline: Duration::from_secs(30),
+            ..Timeouts::default()
+        },
+    );
+    let config = PoolConfig::new(
+        PoolKind::Processes {
+            worker_path: worker,
+            worker_args: vec![],
+            max_devices_per_worker: None,
+            start: WorkerStart::ForkServer,
+        },
+        1,
+    );
+    let me = std::process::id() as i32;
+    let killer = std::thread::spawn(move || {
+        // The fork server, which carries the same name until it renames itself, has the test
+        // for its parent; the worker is its child.
+        let worker = || {
+            descendants_named(me, "quiet-worker")
+                .into_iter()
+                .find(|p| p.ppid != me)
+        };
+        poll_until(Duration::from_secs(20), "the worker to start", || {
+            worker().is_some()
+        });
+        // Long after login: the session is waiting for a prompt that never comes.
+        std::thread::sleep(Duration::from_millis(1500));
+        let victim = worker().expect("the worker is still there");
+        kill(Pid::from_raw(victim.pid), Signal::SIGKILL).unwrap();
+    });
+    let mut pool = netsweep_pool::executor(config).unwrap();
+    let mut records = Vec::new();
+    pool.run(jobs, &Cancel::new(), &mut |event| {
+        if let PoolEvent::Finished { record, .. } = event {
+            records.push(*record);
+        }
+    })
+    .unwrap();
+    killer.join().unwrap();
+    assert_eq!(
+        records[0].outcome,
+        Outcome::WorkerCrashed {
+            stage: netsweep_protocol::Stage::Prompt,
+            signal: Some(9),
+            exit_code: None
+        },
+        "{:#?}",
+        records[0]
+    );
+}

@@ -82,6 +82,11 @@ pub(crate) trait Backend {
     }
     /// Releases what outlives single workers (the fork server) once every worker is gone.
     fn shutdown(&mut self) {}
+    /// The stage of `job` in `slot` where the worker records it in place rather than in
+    /// messages (threads); `None`: the messages tell.
+    fn current_stage(&self, _slot: usize, _job: JobId) -> Option<Stage> {
+        None
+    }
 }
 
 struct InFlight {
@@ -344,7 +349,6 @@ impl<B: Backend> Run<'_, B> {
                     && f.job.id == job
                 {
                     f.stage = stage;
-                    on_event(PoolEvent::Stage { job, stage });
                 }
             }
             SlotBody::Output(job, output) => match &mut slot.state {
@@ -390,8 +394,11 @@ impl<B: Backend> Run<'_, B> {
         let state = std::mem::replace(&mut self.slots[slot].state, SlotState::Empty);
         self.slots[slot].generation += 1;
         match state {
-            SlotState::Busy(f) => {
+            SlotState::Busy(mut f) => {
                 self.stats.workers_lost += 1;
+                if let Some(stage) = self.backend.current_stage(slot, f.job.id) {
+                    f.stage = stage;
+                }
                 let outcome = Outcome::WorkerCrashed {
                     stage: f.stage,
                     signal: exit.signal,
@@ -486,7 +493,10 @@ impl<B: Backend> Run<'_, B> {
         for slot in 0..self.slots.len() {
             match &mut self.slots[slot].state {
                 SlotState::Busy(f) if f.deadline <= now => {
-                    let stage = f.stage;
+                    let stage = self
+                        .backend
+                        .current_stage(slot, f.job.id)
+                        .unwrap_or(f.stage);
                     let message = format!(
                         "no result within the {:?} device deadline; stopped during the {stage} stage",
                         f.job.timeouts.deadline

@@ -469,6 +469,9 @@ fn serve_inner(worker: fn(&SessionContext) -> u8) -> Result<(), Errno> {
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(stdio);
+                // The child does this too; done here as well, its group exists before the
+                // coordinator learns the pid and may signal the group.
+                let _ = setpgid(child, child);
                 notify(&control, SPAWNED, child.as_raw(), 0)?;
             }
             Err(errno) => {

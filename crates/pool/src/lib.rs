@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use netsweep_protocol::{AttemptSummary, DeviceRecord, Job, JobId, Stage};
+use netsweep_protocol::{AttemptSummary, DeviceRecord, Job, JobId};
 
 pub use fork_server::ForkServerError;
 pub use retry::Backoff;
@@ -112,13 +112,6 @@ pub enum PoolEvent {
         worker: String,
         /// 1-based attempt.
         attempt: u32,
-    },
-    /// A device entered a new stage.
-    Stage {
-        /// The job.
-        job: JobId,
-        /// The stage entered.
-        stage: Stage,
     },
     /// An attempt failed transiently and will be tried again after `delay`.
     Retrying {

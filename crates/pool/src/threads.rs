@@ -4,14 +4,19 @@
 //! dropped, the dispatcher moves the slot to a new generation (so the thread's late report is
 //! ignored) and starts a fresh thread. The abandoned thread finishes when its session's own
 //! I/O timeout fires, then exits because its job channel is gone.
+//!
+//! A thread records its device's stage in a cell the dispatcher reads when it needs it (a
+//! deadline, a panic), rather than sending a message per stage: eight fewer wake-ups of the
+//! dispatcher per device.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
 
 use netsweep_device::SessionContext;
-use netsweep_protocol::Job;
+use netsweep_protocol::{Job, JobId, Stage};
 
 use crate::PoolError;
 use crate::dispatch::{Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
@@ -21,6 +26,25 @@ pub(crate) struct ThreadBackend {
     ctx: Arc<SessionContext>,
     /// Job senders by slot; `None` once abandoned or retired.
     jobs: Vec<Option<Sender<Job>>>,
+    /// Each slot's current thread's stage cell.
+    stages: Vec<Arc<StageCell>>,
+}
+
+/// The job a thread is running and its stage, in one word: `job << 8 | stage index`.
+#[derive(Default)]
+struct StageCell(AtomicU64);
+
+impl StageCell {
+    fn set(&self, job: JobId, stage: Stage) {
+        let index = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
+        self.0.store(job << 8 | index as u64, Ordering::Relaxed);
+    }
+
+    /// The stage of `job`, if this cell is about it.
+    fn get(&self, job: JobId) -> Option<Stage> {
+        let word = self.0.load(Ordering::Relaxed);
+        (word >> 8 == job).then(|| Stage::ALL[(word & 0xff) as usize % Stage::ALL.len()])
+    }
 }
 
 impl ThreadBackend {
@@ -28,6 +52,7 @@ impl ThreadBackend {
         ThreadBackend {
             ctx: Arc::new(SessionContext::new()),
             jobs: Vec::new(),
+            stages: Vec::new(),
         }
     }
 }
@@ -41,6 +66,9 @@ impl Backend for ThreadBackend {
     ) -> Result<(), PoolError> {
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let tx = tx.clone();
+        // A fresh cell per thread: an abandoned thread's late stages must not be read.
+        let cell = Arc::new(StageCell::default());
+        let stage_cell = Arc::clone(&cell);
         let ctx = Arc::clone(&self.ctx);
         let send = move |body| {
             // The dispatcher may be gone (run over): nothing left to tell.
@@ -56,7 +84,7 @@ impl Backend for ThreadBackend {
                 for job in job_rx {
                     let result = panic::catch_unwind(AssertUnwindSafe(|| {
                         netsweep_device::run_job(&job, &ctx, &mut |stage| {
-                            send(SlotBody::Stage(job.id, stage))
+                            stage_cell.set(job.id, stage)
                         })
                     }));
                     match result {
@@ -73,8 +101,10 @@ impl Backend for ThreadBackend {
             .map_err(PoolError::SpawnThread)?;
         if self.jobs.len() <= slot {
             self.jobs.resize_with(slot + 1, || None);
+            self.stages.resize_with(slot + 1, Arc::default);
         }
         self.jobs[slot] = Some(job_tx);
+        self.stages[slot] = cell;
         Ok(())
     }
 
@@ -110,5 +140,9 @@ impl Backend for ThreadBackend {
 
     fn wants_recycle(&self, _jobs_done: usize) -> bool {
         false
+    }
+
+    fn current_stage(&self, slot: usize, job: JobId) -> Option<Stage> {
+        self.stages.get(slot)?.get(job)
     }
 }

@@ -34,6 +34,19 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in the order a session goes through them.
+    pub const ALL: [Stage; 9] = [
+        Stage::Queued,
+        Stage::Connect,
+        Stage::Handshake,
+        Stage::HostKey,
+        Stage::Auth,
+        Stage::Prompt,
+        Stage::Enable,
+        Stage::Command,
+        Stage::Close,
+    ];
+
     /// The lowercase name used in messages and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
