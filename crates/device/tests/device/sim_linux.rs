@@ -8,8 +8,8 @@ use netsweep_testkit::temp_dir;
 
 use crate::{assert_outcome, job, run};
 
-#[test]
-fn password_login_exec_exit_status_and_stderr() {
+/// One simulated Linux host, `srv1`, and a password login to it.
+fn srv1() -> (Fleet, DeviceTarget) {
     let spec = DeviceSpec::new("srv1", Platform::Linux);
     let fleet = Fleet::start(FleetSpec {
         seed: 3,
@@ -17,7 +17,6 @@ fn password_login_exec_exit_status_and_stderr() {
     })
     .expect("start the simulated fleet");
     let addr = fleet.addr("srv1").unwrap();
-    let dir = temp_dir();
     let target = DeviceTarget {
         name: "srv1".into(),
         host: addr.ip().to_string(),
@@ -29,6 +28,13 @@ fn password_login_exec_exit_status_and_stderr() {
         key_file: None,
         groups: vec![],
     };
+    (fleet, target)
+}
+
+#[test]
+fn password_login_exec_exit_status_and_stderr() {
+    let (fleet, target) = srv1();
+    let dir = temp_dir();
     let j = job(
         target,
         &["hostname", "false", "no-such-command"],
@@ -58,25 +64,8 @@ fn password_login_exec_exit_status_and_stderr() {
 #[test]
 fn a_first_password_method_the_device_does_not_offer_falls_back_to_one_it_does() {
     // The simulated Linux host offers publickey and password, not keyboard-interactive.
-    let spec = DeviceSpec::new("srv1", Platform::Linux);
-    let fleet = Fleet::start(FleetSpec {
-        seed: 3,
-        devices: vec![spec.clone()],
-    })
-    .expect("start the simulated fleet");
-    let addr = fleet.addr("srv1").unwrap();
+    let (fleet, target) = srv1();
     let dir = temp_dir();
-    let target = DeviceTarget {
-        name: "srv1".into(),
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        platform: "linux".into(),
-        username: spec.username.clone(),
-        password: Some(Secret::new(spec.password.clone())),
-        secret: None,
-        key_file: None,
-        groups: vec![],
-    };
     let kbd_first = netsweep_device::platform::Driver {
         password_methods: &["keyboard-interactive", "password"],
         ..*netsweep_device::platform::driver("linux").unwrap()
