@@ -356,19 +356,27 @@ class WorkerSampler:
         self.peak["workers_seen"] = len(self._seen)
 
 
-def bare(inventory: Path, threads: int) -> dict:
-    """One run of the bare ssh2 loop; its own figures plus our wall clock."""
+def run_json(what: str, args: list[str], ok: tuple[int, ...] = (0,),
+             timeout: float | None = None) -> dict:
+    """Runs a client that prints its figures as one JSON object and exits with one of `ok`;
+    adds our wall clock and the devices/s of its own sweep clock."""
     started = time.perf_counter()
-    proc = subprocess.run([str(BARE), "-i", str(inventory), "-w", str(threads)],
-                          capture_output=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(args, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout)
     wall = time.perf_counter() - started
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(f"netsweep-bench-bare exited with {proc.returncode}: "
-                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
+    if proc.returncode not in ok:
+        raise RuntimeError(f"{what} exited with {proc.returncode}: "
+                           f"{proc.stderr.decode(errors='replace')[-3000:]}")
     figures = json.loads(proc.stdout)
     figures["wall_s"] = wall
     figures["rate"] = figures["devices"] / figures["elapsed_s"]
     return figures
+
+
+def bare(inventory: Path, threads: int) -> dict:
+    """One run of the bare ssh2 loop."""
+    # Exit code 1: some devices failed; the figures are still there.
+    return run_json("netsweep-bench-bare", [str(BARE), "-i", str(inventory), "-w", str(threads)],
+                    ok=(0, 1))
 
 
 def ensure_netmiko(fresh: bool = False) -> Path:
@@ -384,19 +392,9 @@ def ensure_netmiko(fresh: bool = False) -> Path:
 
 
 def netmiko(python: Path, inventory: Path, executor: str, workers: int, limit: int) -> dict:
-    started = time.perf_counter()
-    proc = subprocess.run([str(python), str(NETMIKO_SCRIPT), "-i", str(inventory),
-                           "--executor", executor, "-w", str(workers), "--limit", str(limit),
-                           "-c", COMMAND], capture_output=True, stdin=subprocess.DEVNULL,
-                          timeout=1800)
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"netmiko script exited with {proc.returncode}: "
-                           f"{proc.stderr.decode(errors='replace')[-3000:]}")
-    figures = json.loads(proc.stdout)
-    figures["wall_s"] = wall
-    figures["rate"] = figures["devices"] / figures["elapsed_s"]
-    return figures
+    return run_json("netmiko script", [str(python), str(NETMIKO_SCRIPT), "-i", str(inventory),
+                                       "--executor", executor, "-w", str(workers),
+                                       "--limit", str(limit), "-c", COMMAND], timeout=1800)
 
 
 def warm_up(inventory: Path, workdir: Path) -> None:

@@ -28,6 +28,24 @@ fn generated(count: usize, latency: Duration) -> Vec<DeviceSpec> {
     spec.devices
 }
 
+/// A process pool of `workers` running `worker_path`.
+fn process_pool(
+    worker_path: std::path::PathBuf,
+    max_devices_per_worker: Option<usize>,
+    start: WorkerStart,
+    workers: usize,
+) -> PoolConfig {
+    PoolConfig::new(
+        PoolKind::Processes {
+            worker_path,
+            worker_args: vec![],
+            max_devices_per_worker,
+            start,
+        },
+        workers,
+    )
+}
+
 /// The pipe inodes a process holds on its stdin, stdout and stderr.
 fn stdio_pipes(pid: i32) -> Vec<String> {
     (0..3)
@@ -59,15 +77,7 @@ fn workers_killed_mid_sweep_cost_only_their_device() {
         },
     );
     let total = jobs.len();
-    let mut config = PoolConfig::new(
-        PoolKind::Processes {
-            worker_path: worker,
-            worker_args: vec![],
-            max_devices_per_worker: None,
-            start: WorkerStart::ForkServer,
-        },
-        24,
-    );
+    let mut config = process_pool(worker, None, WorkerStart::ForkServer, 24);
     config.retries = 0;
     let mut pool = netsweep_pool::executor(config).unwrap();
 
@@ -255,16 +265,8 @@ fn run_with_worker(
             ..Timeouts::default()
         },
     );
-    let mut config = PoolConfig::new(
-        PoolKind::Processes {
-            worker_path: worker,
-            worker_args: vec![],
-            max_devices_per_worker: None,
-            // Shell scripts cannot be fork servers.
-            start: WorkerStart::Exec,
-        },
-        2,
-    );
+    // Shell scripts cannot be fork servers.
+    let mut config = process_pool(worker, None, WorkerStart::Exec, 2);
     config.kill_grace = Duration::from_millis(300);
     let records = Arc::new(Mutex::new(Vec::new()));
     let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -359,15 +361,7 @@ fn a_worker_path_that_is_no_fork_server_is_refused_clearly() {
     let worker = fake_worker(dir.path(), "plain", "exit 3");
     let fleet = TestFleet::start(generated(1, Duration::ZERO));
     let jobs = fleet.jobs(&["show clock"], &[], Timeouts::default());
-    let config = PoolConfig::new(
-        PoolKind::Processes {
-            worker_path: worker.clone(),
-            worker_args: vec![],
-            max_devices_per_worker: None,
-            start: WorkerStart::ForkServer,
-        },
-        1,
-    );
+    let config = process_pool(worker.clone(), None, WorkerStart::ForkServer, 1);
     let mut pool = netsweep_pool::executor(config).unwrap();
     let err = pool.run(jobs, &Cancel::new(), &mut |_| {}).unwrap_err();
     assert!(matches!(err, PoolError::ForkServer { .. }), "{err:?}");
@@ -391,16 +385,8 @@ fn a_killed_fork_server_costs_only_the_devices_in_flight() {
     };
     let jobs = fleet.jobs(&["show clock"], &[], Timeouts::default());
     let total = jobs.len();
-    let config = PoolConfig::new(
-        PoolKind::Processes {
-            worker_path: worker,
-            worker_args: vec![],
-            // Workers come and go all sweep long, so the pool needs a fork server after the kill.
-            max_devices_per_worker: Some(3),
-            start: WorkerStart::ForkServer,
-        },
-        8,
-    );
+    // Workers come and go all sweep long, so the pool needs a fork server after the kill.
+    let config = process_pool(worker, Some(3), WorkerStart::ForkServer, 8);
     let mut pool = netsweep_pool::executor(config).unwrap();
     let me = std::process::id() as i32;
     let killed = Arc::new(AtomicBool::new(false));
@@ -455,15 +441,7 @@ fn a_worker_killed_while_its_device_is_silent_is_placed_at_the_stage_it_waits_in
             ..Timeouts::default()
         },
     );
-    let config = PoolConfig::new(
-        PoolKind::Processes {
-            worker_path: worker,
-            worker_args: vec![],
-            max_devices_per_worker: None,
-            start: WorkerStart::ForkServer,
-        },
-        1,
-    );
+    let config = process_pool(worker, None, WorkerStart::ForkServer, 1);
     let me = std::process::id() as i32;
     let killer = std::thread::spawn(move || {
         // The fork server, which carries the same name until it renames itself, has the test

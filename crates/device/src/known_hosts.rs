@@ -73,7 +73,8 @@ impl KnownHostsCache {
     }
 
     /// Reads whatever was appended since the last look (or everything, for a new file).
-    fn catch_up(&mut self, file: &mut File) -> std::io::Result<()> {
+    /// Returns whether anything was read.
+    fn catch_up(&mut self, file: &mut File) -> std::io::Result<bool> {
         let meta = file.metadata()?;
         let identity = (meta.dev(), meta.ino());
         if self.identity != Some(identity) || meta.len() < self.offset {
@@ -84,7 +85,7 @@ impl KnownHostsCache {
             };
         }
         if meta.len() == self.offset {
-            return Ok(());
+            return Ok(false);
         }
         file.seek(SeekFrom::Start(self.offset))?;
         let mut tail = Vec::new();
@@ -98,7 +99,7 @@ impl KnownHostsCache {
         // whole, once someone terminates it.
         self.offset += complete as u64;
         self.ends_with_newline = complete == tail.len();
-        Ok(())
+        Ok(true)
     }
 
     fn check(
@@ -201,11 +202,11 @@ fn name_hash(name: &str) -> u64 {
 type Caches<'a> = std::sync::MutexGuard<'a, HashMap<PathBuf, KnownHostsCache>>;
 
 /// Opens `file` (creating it 0600), locks it and brings this process's cache of it up to
-/// date; the returned guards keep both locks held.
+/// date; the returned guards keep both locks held. The flag says whether anything new was read.
 fn open_locked<'a>(
     ctx: &'a SessionContext,
     file: &Path,
-) -> Result<(Caches<'a>, Flock<File>), SessionError> {
+) -> Result<(Caches<'a>, Flock<File>, bool), SessionError> {
     let known_hosts_error = |detail: String| SessionError::KnownHosts {
         file: file.to_path_buf(),
         detail,
@@ -223,24 +224,17 @@ fn open_locked<'a>(
         .map_err(|e| known_hosts_error(e.to_string()))?;
     let mut locked: Flock<File> = Flock::lock(handle, FlockArg::LockExclusive)
         .map_err(|(_, errno)| known_hosts_error(format!("could not lock it: {errno}")))?;
-    caches
+    let read = caches
         .entry(file.to_path_buf())
         .or_default()
         .catch_up(&mut locked)
         .map_err(|e| known_hosts_error(format!("could not read it: {e}")))?;
-    Ok((caches, locked))
+    Ok((caches, locked, read))
 }
 
 /// Brings this process's cache of `file` up to date; whether anything new was read.
 pub(crate) fn preload(ctx: &SessionContext, file: &Path) -> Result<bool, SessionError> {
-    let before = ctx
-        .known_hosts
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(file)
-        .map(|c| c.offset);
-    let (caches, _locked) = open_locked(ctx, file)?;
-    Ok(caches.get(file).map(|c| c.offset) != before)
+    open_locked(ctx, file).map(|(_, _, read)| read)
 }
 
 /// Key types already recorded for `host:port`, so the handshake can ask for one of them first
@@ -251,7 +245,7 @@ pub(crate) fn known_key_types(
     host: &str,
     port: u16,
 ) -> Result<Vec<String>, SessionError> {
-    let (caches, _locked) = open_locked(ctx, file)?;
+    let (caches, _locked, _) = open_locked(ctx, file)?;
     let entry = entry_name(host, port);
     let mut types: Vec<String> = Vec::new();
     for (key_type, _) in caches
@@ -318,7 +312,7 @@ pub(crate) fn verify(
         )));
     };
 
-    let (mut caches, mut locked) = open_locked(ctx, file)?;
+    let (mut caches, mut locked, _) = open_locked(ctx, file)?;
     let cache = caches.entry(file.to_path_buf()).or_default();
     let presented = PresentedKey {
         entry: &entry,
@@ -401,7 +395,7 @@ mod tests {
 
     #[test]
     fn entries_follow_openssh_naming() {
-        assert_eq!(entry_name("10.0.0.1", 22), "10.0.0.1");
+        assert_eq!(entry_name("127.0.0.2", 22), "127.0.0.2");
         assert_eq!(entry_name("127.0.0.1", 2222), "[127.0.0.1]:2222");
     }
 

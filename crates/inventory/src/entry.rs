@@ -62,30 +62,16 @@ const FIELDS: &[(&str, Slot)] = &[
     ("simulate", Slot::Simulate),
 ];
 
-/// Every field a device entry accepts, for "expected one of" messages.
-pub(crate) const ENTRY_FIELDS: &[&str] = &[
-    "name",
-    "device_type",
-    "host",
-    "ip",
-    "port",
-    "username",
-    "password",
-    "password_env",
-    "password_file",
-    "secret",
-    "secret_env",
-    "secret_file",
-    "key_file",
-    "connect_timeout",
-    "conn_timeout",
-    "command_timeout",
-    "timeout",
-    "read_timeout_override",
-    "deadline",
-    "groups",
-    "simulate",
-];
+/// Every field a device entry accepts, for "expected one of" messages: the names of [`FIELDS`].
+pub(crate) const ENTRY_FIELDS: &[&str] = &{
+    let mut names = [""; FIELDS.len()];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        names[i] = FIELDS[i].0;
+        i += 1;
+    }
+    names
+};
 
 /// Fields `defaults:` accepts: everything that can sensibly be shared.
 const DEFAULTS_FIELDS: &[&str] = &[

@@ -195,7 +195,7 @@ impl ForkServer {
         }
         let notices = ours
             .try_clone()
-            .map_err(|e| ForkServerError::Setup(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+            .map_err(|e| ForkServerError::Setup(errno(e)))?;
         let exits = Arc::new(ExitBoard::default());
         let (tx, answers) = std::sync::mpsc::channel();
         let board = Arc::clone(&exits);
@@ -367,16 +367,13 @@ pub(crate) fn serve(worker: fn(&SessionContext) -> u8) -> ExitCode {
 fn serve_inner(worker: fn(&SessionContext) -> u8) -> Result<(), Errno> {
     // The control socket arrived as stdin; move it out of the way of the workers' stdin.
     let control = {
-        let stdin = std::io::stdin();
-        let fd = nix::fcntl::fcntl(stdin.as_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))?;
-        // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` just returned this new descriptor, owned by nobody else.
-        #[allow(unsafe_code)]
-        unsafe {
-            <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
-        }
+        // A close-on-exec copy numbered 3 or above (F_DUPFD_CLOEXEC).
+        std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(errno)?
     };
-    let null =
-        File::open("/dev/null").map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+    let null = File::open("/dev/null").map_err(errno)?;
     nix::unistd::dup2_stdin(&null)?;
     drop(null);
 
@@ -493,6 +490,11 @@ fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// The errno behind an I/O error (EIO if it has none).
+fn errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
 }
 
 /// Reaps every child that has ended and tells the coordinator how.

@@ -174,17 +174,15 @@ impl ProcessBackend {
                 tracing::warn!("the fork server has stopped; starting a new one");
                 self.fork_server = None;
             }
-            if self.fork_server.is_none() {
-                match ForkServer::start(self.command(), |stderr| {
+            let server = match &self.fork_server {
+                Some(server) => server,
+                None => match ForkServer::start(self.command(), |stderr| {
                     forward_logs(stderr, "fork-server")
                 }) {
-                    Ok(server) => self.fork_server = Some(server),
+                    Ok(server) => self.fork_server.insert(server),
                     Err(crate::ForkServerError::Gone) => continue,
                     Err(e) => return Err(failed(e)),
-                }
-            }
-            let Some(server) = &self.fork_server else {
-                continue;
+                },
             };
             match server.spawn(self.known_hosts.as_deref()) {
                 Ok(w) => {
@@ -259,9 +257,7 @@ impl Backend for ProcessBackend {
         else {
             return Err(());
         };
-        if self.known_hosts != job.known_hosts {
-            self.known_hosts.clone_from(&job.known_hosts);
-        }
+        self.known_hosts.clone_from(&job.known_hosts);
         let message = CoordinatorMessage::Run {
             job: Box::new(job.clone()),
         };
