@@ -139,7 +139,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
 pub(crate) fn load_inventory(path: &Path) -> anyhow::Result<Inventory> {
     Ok(netsweep_inventory::load(
         path,
-        netsweep_device::platform::device_types(),
+        netsweep_platform::builtin(),
     )?)
 }
 

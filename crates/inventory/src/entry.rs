@@ -10,12 +10,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use netsweep_platform::{AUTODETECT, PlatformTable, Transport};
 use netsweep_protocol::{DeviceTarget, Secret};
 
 use crate::duration;
 use crate::error::{Location, Problem, ProblemKind};
 use crate::node::{Kind, Node, Typed};
-use crate::{InventoryDevice, SimSettings, TimeoutOverrides};
+use crate::{InventoryDevice, PLATFORMS_KEY, SimSettings, TimeoutOverrides};
 
 /// One logical setting. Spellings that mean the same thing (`host`/`ip`, netmiko's
 /// `conn_timeout`/our `connect_timeout`, `password`/`password_env`/`password_file`) share a
@@ -173,7 +174,7 @@ impl Partials {
 pub(crate) struct Reader<'a> {
     file: &'a Path,
     base_dir: PathBuf,
-    platforms: &'a [(&'a str, &'a str)],
+    platforms: &'a PlatformTable,
     env: &'a dyn Fn(&str) -> Option<String>,
     problems: Vec<Problem>,
     file_secrets: HashMap<PathBuf, Result<String, ProblemKind>>,
@@ -195,7 +196,7 @@ struct Field<'n> {
 impl<'a> Reader<'a> {
     pub fn new(
         file: &'a Path,
-        platforms: &'a [(&'a str, &'a str)],
+        platforms: &'a PlatformTable,
         env: &'a dyn Fn(&str) -> Option<String>,
     ) -> Self {
         let base_dir = match file.parent() {
@@ -306,7 +307,8 @@ impl<'a> Reader<'a> {
                         );
                         continue;
                     };
-                    if group == "defaults" {
+                    // `platforms:` was read with the platform table (lib.rs `parse`).
+                    if group == "defaults" || group == PLATFORMS_KEY {
                         continue;
                     }
                     if group.trim().is_empty() {
@@ -571,18 +573,27 @@ impl<'a> Reader<'a> {
 
     fn device_type(&mut self, f: &Field<'_>) -> Option<String> {
         let written = self.text(f)?;
-        if let Some((_, canonical)) = self.platforms.iter().find(|(w, _)| *w == written) {
-            return Some((*canonical).to_owned());
+        if written == AUTODETECT {
+            return Some(AUTODETECT.to_owned());
         }
-        let mut supported: Vec<String> =
-            self.platforms.iter().map(|(w, _)| w.to_string()).collect();
-        supported.sort();
-        supported.dedup();
-        let hint = if written.ends_with("_telnet") || written.ends_with("_serial") {
-            "; netsweep connects over SSH only"
-        } else {
-            ""
+        let hint = match self.platforms.resolve(written) {
+            Some(t) if t.transport == Transport::Ssh => {
+                return Some(t.platform.name().to_owned());
+            }
+            Some(_) => "; netsweep connects over SSH only",
+            None if written.ends_with("_telnet") || written.ends_with("_serial") => {
+                "; netsweep connects over SSH only"
+            }
+            None => "",
         };
+        let mut supported: Vec<String> = self
+            .platforms
+            .device_type_names()
+            .into_iter()
+            .map(str::to_owned)
+            .chain([AUTODETECT.to_owned()])
+            .collect();
+        supported.sort();
         self.problem(
             f.value,
             ProblemKind::UnknownDeviceType {

@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use crate::facts::Facts;
 use crate::session::{Connection, methods};
-use crate::spec::{DeviceSpec, Fault, FleetSpec, Platform};
+use crate::spec::{DeviceSpec, Fault, FleetSpec};
 use crate::{SimError, keys};
 
 /// What one device has seen so far.
@@ -262,7 +262,13 @@ impl Device {
         let host_key_line = keys::openssh_public_line(&host_key);
         let config = Arc::new(server_config(&spec, host_key));
         Ok(Device {
-            facts: Facts::new(seed, &spec.name, index, spec.behaviour.running_config_bytes),
+            facts: Facts::new(
+                seed,
+                &spec.name,
+                index,
+                spec.behaviour.running_config_bytes,
+                &spec.platform.model().serial_prefix,
+            ),
             spec,
             seed,
             counters: CounterCells::default(),
@@ -275,10 +281,7 @@ impl Device {
 
 /// The russh server configuration for one device and host key.
 fn server_config(spec: &DeviceSpec, host_key: PrivateKey) -> Config {
-    let server_id = match spec.platform {
-        Platform::CiscoIos => "SSH-2.0-Cisco-1.25",
-        Platform::Linux => "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3",
-    };
+    let server_id = spec.platform.model().ident.clone();
     let preferred = if spec.behaviour.has(Fault::Legacy) {
         Preferred {
             kex: vec![kex::DH_G14_SHA1].into(),

@@ -27,7 +27,7 @@ pub struct Expected {
 /// What a client should see from one device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpectedDevice {
-    /// `cisco_ios` or `linux`.
+    /// The canonical platform name (`cisco_ios`, `linux`, `huawei`…).
     pub platform: String,
     /// The device's faults, as written in `--faults`.
     pub faults: Vec<String>,
@@ -56,9 +56,12 @@ fn is_zero(n: &u32) -> bool {
 /// the order the client meets them (connect, handshake, auth, prompt, enable, command).
 pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
     let b = &device.behaviour;
-    let ios = device.platform == Platform::CiscoIos;
-    // Linux devices are swept over exec channels: there is no prompt stage.
-    let quiet_stage = if ios { "prompt" } else { "command" };
+    // Exec-channel platforms (Linux) have no prompt stage.
+    let quiet_stage = if device.platform.is_cli() {
+        "prompt"
+    } else {
+        "command"
+    };
     let (outcome, stage, note) = if b.has(Fault::Refuse) {
         ("unreachable", None, None)
     } else if b.has(Fault::HangBanner) {
@@ -82,7 +85,7 @@ pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
             Some(quiet_stage),
             Some("the device prints noise (not UTF-8) and never a prompt"),
         )
-    } else if ios && b.has(Fault::EnableFail) {
+    } else if device.platform.has_enable() && b.has(Fault::EnableFail) {
         ("enable_failed", None, None)
     } else if b.has(Fault::HangMidOutput) {
         (
@@ -178,7 +181,7 @@ impl FleetSpec {
             let _ = writeln!(out, "  port: {}", d.addr.port());
             let _ = writeln!(out, "  username: {}", quote(&d.username));
             let _ = writeln!(out, "  password: {}", quote(&d.password));
-            if d.platform == Platform::CiscoIos {
+            if d.platform.has_enable() {
                 let _ = writeln!(out, "  secret: {}", quote(&d.secret));
             }
             out.push_str(&simulate_block(&d.behaviour));
@@ -236,16 +239,9 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
 }
 
-/// The `device_type` spellings the simulator can serve, and what they mean.
-const PLATFORMS: &[(&str, &str)] = &[
-    ("cisco_ios", "cisco_ios"),
-    ("cisco_xe", "cisco_ios"),
-    ("linux", "linux"),
-];
-
 /// Reads a fleet from an inventory. See [`FleetSpec::from_inventory`].
 fn from_inventory(path: &Path, seed: u64) -> Result<FleetSpec, SimError> {
-    let inventory = netsweep_inventory::load(path, PLATFORMS)
+    let inventory = netsweep_inventory::load(path, netsweep_platform::builtin())
         .map_err(|e| SimError::LoadInventory(Box::new(e)))?;
     let devices = inventory
         .devices

@@ -1,5 +1,10 @@
-//! A simulated fleet of IOS-like and Linux-like SSH devices on loopback, with latency and
-//! faults, for tests, benchmarks and rehearsals.
+//! A simulated fleet of SSH network devices (every platform of netsweep's platform table:
+//! IOS, NX-OS, IOS XR, EOS, Junos, VRP, Comware, RouterOS, ASA) and Linux hosts on loopback,
+//! with latency and faults, for tests, benchmarks and rehearsals.
+//!
+//! Each platform is a model ([`model`], `models/*.yaml`): its ident, logins, modes, prompts,
+//! paging, error texts and command outputs as data, run by one CLI engine
+//! ([`device_cli`]).
 //!
 //! [`FleetSpec`] says what to serve (generated from flags, or read from an inventory);
 //! [`Fleet::start`] serves it from one process, each device on its own loopback address or
@@ -11,14 +16,16 @@
 //! It never prints; the `netsweep-sim` binary's [`cli`] is the one place that does.
 
 pub mod cli;
+mod device_cli;
 mod facts;
 mod fleet;
 mod inventory;
-mod ios;
 mod keys;
 mod linux;
+mod model;
 mod session;
 mod spec;
+mod template;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -35,7 +42,7 @@ pub use spec::{
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// A platform name the simulator does not know.
-    #[error("unknown platform {0:?} (supported: cisco_ios, cisco_xe, linux)")]
+    #[error("unknown platform {0:?} (supported: {list})", list = spec::supported_platforms())]
     UnknownPlatform(String),
     /// A fault name the simulator does not know.
     #[error("unknown fault {0:?} (supported: {list})", list = Fault::NAMES.join(", "))]

@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn commands_give_output_stderr_and_status() {
-        let f = Facts::new(1, "srv1", 0, 1000);
+        let f = Facts::new(1, "srv1", 0, 1000, "VMW");
         assert_eq!(run("hostname", "srv1", &f).stdout, "srv1\n");
         assert_eq!(run("echo 'a  b' c", "srv1", &f).stdout, "a  b c\n");
         assert_eq!(run("false", "srv1", &f).status, 1);

@@ -21,9 +21,10 @@ use russh::server::{
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use tokio::sync::mpsc;
 
+use crate::device_cli::{DeviceCli, Step};
 use crate::fleet::Device;
-use crate::ios::{IosCli, Step};
-use crate::spec::{Fault, Platform};
+use crate::model::{Kind, Model, Paging};
+use crate::spec::{Behaviour, Fault, Platform};
 use crate::{hash_label, linux};
 
 /// The connection-level state russh hands every callback.
@@ -35,6 +36,8 @@ pub(crate) struct Connection {
     /// under russh's feet the way a crashing device does (FIN, no SSH goodbye).
     socket: Arc<StdTcpStream>,
     channels: HashMap<ChannelId, ChannelState>,
+    /// The name the client logged in with (RouterOS clients append terminal options to it).
+    login_name: String,
 }
 
 #[derive(Default)]
@@ -46,11 +49,67 @@ struct ChannelState {
 
 /// The authentication methods a platform offers, as the real thing does.
 pub(crate) fn methods(platform: Platform) -> MethodSet {
-    let kinds: &[MethodKind] = match platform {
-        Platform::CiscoIos => &[MethodKind::Password, MethodKind::KeyboardInteractive],
-        Platform::Linux => &[MethodKind::PublicKey, MethodKind::Password],
-    };
-    MethodSet::from(kinds)
+    MethodSet::from(&platform.model().methods()[..])
+}
+
+/// A login name and the terminal options appended to it (`admin+ct511w4098h`), on platforms
+/// that take them (RouterOS); the whole name elsewhere.
+fn split_login(model: &Model, login: &str) -> (String, String) {
+    match login.split_once('+') {
+        Some((user, options)) if model.login_options => (user.to_owned(), options.to_owned()),
+        _ => (login.to_owned(), String::new()),
+    }
+}
+
+/// RouterOS' login options: `c` turns colours off, `<n>h` sets the terminal height (the
+/// page length). Width, `t` and `e` change nothing the simulator shows.
+fn apply_login_options(cli: &mut DeviceCli, options: &str) {
+    let mut number = String::new();
+    for c in options.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' => {
+                if let Ok(height) = number.parse::<usize>() {
+                    cli.page_lines = height;
+                }
+                number.clear();
+            }
+            'c' => {
+                cli.colours = false;
+                number.clear();
+            }
+            _ => number.clear(),
+        }
+    }
+}
+
+/// The mode a login lands in: the model's mode for that user (Junos root: the shell), the
+/// user mode for an `enable-fail` device, privileged mode for a privilege-15 account.
+fn login_mode<'m>(model: &'m Model, behaviour: &Behaviour, user: &str) -> &'m str {
+    if let Some(mode) = model.login_as.get(user) {
+        return mode;
+    }
+    if behaviour.has(Fault::EnableFail)
+        && let Some(mode) = model.enable_mode()
+    {
+        return mode;
+    }
+    if behaviour.privilege15
+        && let Some(mode) = &model.privileged
+    {
+        return mode;
+    }
+    &model.login
+}
+
+/// `\n` → `\r\n`, as a device's terminal sends lines (model texts are written with `\n`).
+fn crlf(text: &str) -> String {
+    if text.contains('\r') {
+        // A text that already has some `\r\n` (a banner): only lone `\n`s change.
+        text.replace("\r\n", "\n").replace('\n', "\r\n")
+    } else {
+        text.replace('\n', "\r\n")
+    }
 }
 
 impl Connection {
@@ -60,13 +119,21 @@ impl Connection {
             number,
             socket,
             channels: HashMap::new(),
+            login_name: String::new(),
         }
     }
 
-    fn check(&self, ok: bool) -> Auth {
+    /// Whether `login` names the device's user (options appended, where the platform takes
+    /// them).
+    fn is_user(&self, login: &str) -> bool {
+        split_login(self.device.spec.platform.model(), login).0 == self.device.spec.username
+    }
+
+    fn check(&mut self, ok: bool, login: &str) -> Auth {
         let counters = &self.device.counters;
         if ok && !self.device.spec.behaviour.has(Fault::Auth) {
             counters.auth_ok.fetch_add(1, Ordering::Relaxed);
+            self.login_name = login.to_owned();
             Auth::Accept
         } else {
             counters.auth_failed.fetch_add(1, Ordering::Relaxed);
@@ -89,7 +156,7 @@ impl Connection {
     }
 
     fn authorized(&self, user: &str, key: &PublicKey) -> bool {
-        user == self.device.spec.username
+        self.is_user(user)
             && self
                 .device
                 .authorized
@@ -114,6 +181,7 @@ impl Connection {
             device: self.device.clone(),
             rng: ChaCha20Rng::seed_from_u64(seed),
             socket: self.socket.clone(),
+            login_name: self.login_name.clone(),
         }
     }
 }
@@ -131,8 +199,8 @@ impl Handler for Connection {
         if !self.offers(MethodKind::Password) {
             return Ok(self.refuse());
         }
-        let spec = &self.device.spec;
-        Ok(self.check(user == spec.username && password == spec.password))
+        let ok = self.is_user(user) && password == self.device.spec.password;
+        Ok(self.check(ok, user))
     }
 
     async fn auth_keyboard_interactive<'a>(
@@ -152,9 +220,9 @@ impl Handler for Connection {
             });
         };
         let answer = response.next();
-        let spec = &self.device.spec;
-        let ok = user == spec.username && answer.as_deref() == Some(spec.password.as_bytes());
-        Ok(self.check(ok))
+        let ok =
+            self.is_user(user) && answer.as_deref() == Some(self.device.spec.password.as_bytes());
+        Ok(self.check(ok, user))
     }
 
     async fn auth_publickey_offered(
@@ -176,14 +244,11 @@ impl Handler for Connection {
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         let ok = self.authorized(user, key.public_key);
-        Ok(self.check(ok))
+        Ok(self.check(ok, user))
     }
 
     async fn authentication_banner(&mut self) -> Result<Option<String>, Self::Error> {
-        Ok(match self.device.spec.platform {
-            Platform::CiscoIos => Some(LOGIN_BANNER.to_owned()),
-            Platform::Linux => None,
-        })
+        Ok(self.device.spec.platform.model().auth_banner.clone())
     }
 
     async fn channel_open_session(
@@ -244,9 +309,9 @@ impl Handler for Connection {
     ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
         let terminal = self.terminal(channel, session);
-        match self.device.spec.platform {
-            Platform::CiscoIos => tokio::spawn(ios_shell(terminal)),
-            Platform::Linux => tokio::spawn(linux_shell(terminal)),
+        match self.device.spec.platform.model().kind {
+            Kind::Cli => tokio::spawn(cli_shell(terminal)),
+            Kind::Unix => tokio::spawn(linux_shell(terminal)),
         };
         Ok(())
     }
@@ -297,9 +362,6 @@ impl Handler for Connection {
     }
 }
 
-/// Shown before login (SSH user-auth banner) and at the top of the shell, as IOS does.
-const LOGIN_BANNER: &str = "\r\n*** netsweep simulated device: authorized access only ***\r\n\r\n";
-
 /// The client went away (or the simulated device did): the task just ends.
 struct Gone;
 
@@ -330,6 +392,7 @@ struct Terminal {
     device: Arc<Device>,
     rng: ChaCha20Rng,
     socket: Arc<StdTcpStream>,
+    login_name: String,
 }
 
 /// Bytes per `data` message for big outputs: large enough to be cheap, small enough that
@@ -396,7 +459,8 @@ impl Terminal {
             match b {
                 b'\n' if after_cr => {}
                 b'\r' | b'\n' => {
-                    if echo || self.device.spec.platform == Platform::CiscoIos {
+                    // A network CLI ends the line even when it does not echo (a password).
+                    if echo || self.device.spec.platform.is_cli() {
                         self.echo.extend_from_slice(b"\r\n");
                     }
                     return Ok(Typed::Line(String::from_utf8_lossy(&line).into_owned()));
@@ -449,7 +513,11 @@ impl Terminal {
 
     /// Sends a command's output, applying the mid-output faults, the trickle rate and (with a
     /// page length) ` --More-- `.
-    async fn output(&mut self, text: &[u8], page_lines: Option<usize>) -> Result<Paged, Gone> {
+    async fn output(
+        &mut self,
+        text: &[u8],
+        pager: Option<(&Paging, usize)>,
+    ) -> Result<Paged, Gone> {
         let mid_fault = [Fault::HangMidOutput, Fault::DropMidOutput]
             .into_iter()
             .find(|f| self.has(*f));
@@ -457,8 +525,8 @@ impl Terminal {
             Some(_) if !text.is_empty() => &text[..text.len().div_ceil(2)],
             _ => text,
         };
-        let paged = match page_lines {
-            Some(lines) if lines > 1 => self.paged(text, lines - 1).await?,
+        let paged = match pager {
+            Some((paging, lines)) if lines > 1 => self.paged(text, paging, lines - 1).await?,
             _ => {
                 self.send(text).await?;
                 Paged::Complete
@@ -475,9 +543,12 @@ impl Terminal {
         }
     }
 
-    async fn paged(&mut self, text: &[u8], per_page: usize) -> Result<Paged, Gone> {
-        const MORE: &[u8] = b" --More-- ";
-        const ERASE: &[u8] = b"\x08\x08\x08\x08\x08\x08\x08\x08\x08\x08          \x08\x08\x08\x08\x08\x08\x08\x08\x08\x08";
+    async fn paged(
+        &mut self,
+        text: &[u8],
+        paging: &Paging,
+        per_page: usize,
+    ) -> Result<Paged, Gone> {
         let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
         let mut budget = per_page;
         while lines.peek().is_some() {
@@ -493,9 +564,9 @@ impl Terminal {
             if lines.peek().is_none() {
                 break;
             }
-            self.write(MORE).await?;
+            self.write(paging.more.as_bytes()).await?;
             let key = self.next_byte().await?;
-            self.write(ERASE).await?;
+            self.write(paging.erase.as_bytes()).await?;
             budget = match key {
                 b' ' => per_page,
                 b'\r' | b'\n' => {
@@ -575,58 +646,83 @@ impl Terminal {
     }
 }
 
-async fn ios_shell(mut t: Terminal) {
-    let _ = ios_conversation(&mut t).await;
+async fn cli_shell(mut t: Terminal) {
+    let _ = cli_conversation(&mut t).await;
 }
 
-async fn ios_conversation(t: &mut Terminal) -> Result<(), Gone> {
-    let spec = t.device.spec.clone();
-    let privilege15 = spec.behaviour.privilege15 && !spec.behaviour.has(Fault::EnableFail);
-    let mut cli = IosCli::new(&spec.hostname, privilege15);
+/// A network device's shell, run from its platform model.
+async fn cli_conversation(t: &mut Terminal) -> Result<(), Gone> {
+    let device = t.device.clone();
+    let spec = &device.spec;
+    let facts = &device.facts;
+    let model = spec.platform.model();
     if t.has(Fault::HangAfterAuth) {
         return Err(t.hang().await);
     }
     if t.has(Fault::Garbage) {
         return Err(t.garbage().await);
     }
-    t.write(format!("{LOGIN_BANNER}{}", cli.prompt())).await?;
+    let (user, options) = split_login(model, &t.login_name);
+    let mode = login_mode(model, &spec.behaviour, &user);
+    let mut cli = DeviceCli::new(model, &spec.hostname, &user, mode);
+    apply_login_options(&mut cli, &options);
+    let banner = cli.render_text(&model.banner, facts);
+    t.write(crlf(&format!("{banner}{}", cli.prompt(facts))))
+        .await?;
     loop {
         let line = match t.read_line(true).await? {
             Typed::Line(line) => line,
             Typed::CtrlZ => {
-                if matches!(
-                    cli.mode,
-                    crate::ios::Mode::Config | crate::ios::Mode::ConfigIf
-                ) {
-                    cli.mode = crate::ios::Mode::Privileged;
-                }
-                t.write(cli.prompt()).await?;
+                cli.ctrl_z();
+                t.write(crlf(&cli.prompt(facts))).await?;
                 continue;
             }
         };
         if !line.trim().is_empty() {
             t.count_command();
         }
-        match cli.execute(&line, &t.device.facts) {
-            Step::Print(text) => t.write(format!("{text}{}", cli.prompt())).await?,
+        match cli.execute(&line, facts) {
+            Step::Print(text) => {
+                t.write(crlf(&format!("{text}{}", cli.prompt(facts))))
+                    .await?
+            }
             Step::Show(text) => {
                 t.latency().await;
-                let page = (cli.length > 0).then_some(cli.length);
-                t.output(text.as_bytes(), page).await?;
-                t.write(cli.prompt()).await?;
+                let pager = model
+                    .paging
+                    .as_ref()
+                    .filter(|_| cli.page_lines > 0)
+                    .map(|p| (p, cli.page_lines));
+                t.output(crlf(&text).as_bytes(), pager).await?;
+                t.write(crlf(&cli.prompt(facts))).await?;
             }
-            Step::AskEnableSecret => {
-                t.write("Password: ").await?;
+            Step::AskEnableSecret(question) => {
+                t.write(question).await?;
                 let answer = match t.read_line(false).await? {
                     Typed::Line(answer) => answer,
                     Typed::CtrlZ => String::new(),
                 };
                 let refuse = t.has(Fault::EnableFail);
-                let reply = cli.enable_answer(&answer, &spec.secret, refuse);
-                t.write(format!("{reply}{}", cli.prompt())).await?;
+                let reply = cli.enable_answer(&answer, &spec.secret, refuse, facts);
+                t.write(crlf(&format!("{reply}{}", cli.prompt(facts))))
+                    .await?;
+            }
+            Step::Confirm { question, yes, no } => {
+                t.write(crlf(&question)).await?;
+                let answer = match t.read_line(true).await? {
+                    Typed::Line(answer) => answer,
+                    Typed::CtrlZ => String::new(),
+                };
+                let reply = if answer.trim_start().starts_with(['y', 'Y']) {
+                    yes
+                } else {
+                    no
+                };
+                t.write(crlf(&format!("{reply}{}", cli.prompt(facts))))
+                    .await?;
             }
             Step::Exit => {
-                // OpenSSH's `ssh` exits 255 without an exit status; IOS sends 0.
+                // OpenSSH's `ssh` exits 255 without an exit status; network devices send 0.
                 t.close(0).await;
                 return Ok(());
             }
@@ -646,12 +742,12 @@ async fn linux_conversation(t: &mut Terminal) -> Result<(), Gone> {
     if t.has(Fault::Garbage) {
         return Err(t.garbage().await);
     }
-    let prompt = format!("{}@{}:~$ ", spec.username, spec.hostname);
-    t.write(format!(
-        "{}{prompt}",
-        t.tty_text("Linux simulated 6.1.0-13-amd64 x86_64\n\n")
-    ))
-    .await?;
+    let device = t.device.clone();
+    let model = spec.platform.model();
+    let cli = DeviceCli::new(model, &spec.hostname, &spec.username, &model.login);
+    let prompt = cli.prompt(&device.facts);
+    let banner = cli.render_text(&model.banner, &device.facts);
+    t.write(format!("{}{prompt}", t.tty_text(&banner))).await?;
     loop {
         let echo = t.pty;
         let Typed::Line(line) = t.read_line(echo).await? else {
@@ -693,25 +789,29 @@ async fn exec_conversation(t: &mut Terminal, command: &str) -> Result<(), Gone> 
         return Err(t.garbage().await);
     }
     t.count_command();
-    let spec = t.device.spec.clone();
-    match spec.platform {
-        Platform::Linux => {
-            let ran = linux::run(command, &spec.hostname, &t.device.facts);
+    let device = t.device.clone();
+    let spec = &device.spec;
+    let model = spec.platform.model();
+    match model.kind {
+        Kind::Unix => {
+            let ran = linux::run(command, &spec.hostname, &device.facts);
             t.latency().await;
             let stdout = t.tty_text(&ran.stdout);
             t.output(stdout.as_bytes(), None).await?;
             t.write_stderr(&ran.stderr).await?;
             t.close(ran.status).await;
         }
-        Platform::CiscoIos => {
-            // IOS runs an exec request as one command at the login's privilege level.
-            let mut cli = IosCli::new(&spec.hostname, spec.behaviour.privilege15);
-            let text = match cli.execute(command, &t.device.facts) {
+        Kind::Cli => {
+            // A network device runs an exec request as one command at the login's level.
+            let (user, _) = split_login(model, &t.login_name);
+            let mode = login_mode(model, &spec.behaviour, &user);
+            let mut cli = DeviceCli::new(model, &spec.hostname, &user, mode);
+            let text = match cli.execute(command, &device.facts) {
                 Step::Print(text) | Step::Show(text) => text,
-                Step::AskEnableSecret | Step::Exit => String::new(),
+                Step::AskEnableSecret(_) | Step::Confirm { .. } | Step::Exit => String::new(),
             };
             t.latency().await;
-            t.output(text.as_bytes(), None).await?;
+            t.output(crlf(&text).as_bytes(), None).await?;
             t.close(0).await;
         }
     }
