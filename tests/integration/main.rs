@@ -7,5 +7,6 @@ mod compare;
 mod harness;
 mod pool_contract;
 mod resume;
+mod shards;
 mod supervision;
 mod sweep;
