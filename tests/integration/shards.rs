@@ -470,3 +470,45 @@ fn shard_auto_without_a_clear_index_is_a_usage_error_before_anything_runs() {
             .all(|d| fleet.fleet.counters(&d.name).unwrap().connections == 0)
     );
 }
+
+#[test]
+fn a_shard_resumed_on_another_inventory_or_as_another_shard_is_refused() {
+    let fleet = fleet(6, Duration::ZERO, &[]);
+    let results_dir = fleet.dir.path().join("results");
+    let out = run_with_limit(
+        shard_task(&fleet, &results_dir, "JOB_COMPLETION_INDEX", 0, 2),
+        LIMIT,
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    let journal = results_dir.join("sweep-1/shard-1-of-2.jsonl");
+    let recorded = record_lines(&journal);
+
+    // Resuming a shard's journal as another shard.
+    let mut cmd = netsweep_run(&fleet, &["--shard", "2/2", "--no-progress"]);
+    cmd.arg("--resume").arg(&journal);
+    let out = run_with_limit(cmd, LIMIT);
+    assert_eq!(out.code(), Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("holds shard 1/2, but this run is shard 2/2"),
+        "{}",
+        out.stderr
+    );
+
+    // The retry of a shard after the inventory changed (here: a comment added).
+    let mut text = std::fs::read_to_string(&fleet.inventory).unwrap();
+    text.push_str("# edited\n");
+    std::fs::write(&fleet.inventory, text).unwrap();
+    let out = run_with_limit(
+        shard_task(&fleet, &results_dir, "JOB_COMPLETION_INDEX", 0, 2),
+        LIMIT,
+    );
+    assert_eq!(out.code(), Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("was swept from an inventory with sha256"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(record_lines(&journal), recorded, "the journal is untouched");
+}

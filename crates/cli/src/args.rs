@@ -30,9 +30,10 @@ pub enum Command {
     /// memory in a table (and a chart): "how many workers, threads or processes, for my fleet?"
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(Box<CompareArgs>),
-    /// Join the journals of a sweep run in shards (`run --shard`, on many machines) into one
-    /// journal, checking that every shard is there once and that they belong together.
-    /// (Not `--merge`, which groups devices with identical output in a text report.)
+    /// Join the journals of a sweep's shards (`run --shard`, many machines) into one journal.
+    ///
+    /// Checks that every shard is there once and that they belong together. (Not `--merge`,
+    /// which groups devices with identical output in a text report.)
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
 }
