@@ -4,8 +4,10 @@
 //! One test binary, so the crates link once; helpers live in `harness`.
 
 mod compare;
+mod deploy;
 mod harness;
 mod pool_contract;
 mod resume;
+mod shards;
 mod supervision;
 mod sweep;

@@ -10,9 +10,11 @@ pub mod args;
 mod chart;
 mod compare;
 mod display;
+mod merge;
 mod progress;
 mod report;
 mod run;
+mod sharding;
 mod signals;
 mod stats;
 
@@ -69,13 +71,14 @@ pub fn main() -> ExitCode {
     };
     let verbose = match &cli.command {
         Command::Run(a) => a.verbose,
-        Command::Report(_) | Command::Compare(_) => 0,
+        Command::Report(_) | Command::Compare(_) | Command::Merge(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
         Command::Run(a) => run::run(a),
         Command::Report(a) => report::report(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Merge(a) => merge::merge(a),
     };
     match result {
         Ok(status) => status.into(),
