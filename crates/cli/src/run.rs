@@ -332,6 +332,8 @@ fn build_jobs(
             timeouts: d.timeouts.apply(base),
             host_key_policy: policy,
             known_hosts: known_hosts.map(Path::to_path_buf),
+            platform_definition: None,
+            named_commands: Vec::new(),
         })
         .collect()
 }

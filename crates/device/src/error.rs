@@ -81,6 +81,12 @@ pub(crate) enum SessionError {
     NoEnableSecret,
     #[error("no driver for platform {platform:?} (supported: {supported})")]
     UnknownPlatform { platform: String, supported: String },
+    #[error(
+        "command {written:?} failed: platform {platform} has no command for it (the device was not contacted)"
+    )]
+    UnmappedCommand { written: String, platform: String },
+    #[error("the platform could not be recognised: {detail}")]
+    Undetected { detail: String },
 }
 
 fn secs(d: Duration) -> String {
@@ -112,7 +118,8 @@ impl SessionError {
             | SessionError::KeyFile { .. }
             | SessionError::NoCredentials { .. } => Stage::Auth,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => Stage::Enable,
-            SessionError::UnknownPlatform { .. } => default,
+            SessionError::UnknownPlatform { .. } | SessionError::UnmappedCommand { .. } => default,
+            SessionError::Undetected { .. } => Stage::Prompt,
         }
     }
 
@@ -127,9 +134,10 @@ impl SessionError {
                 Outcome::TimedOut { stage: *stage }
             }
             SessionError::Lost { stage, .. } => Outcome::ConnectionLost { stage: *stage },
-            SessionError::Protocol { .. } | SessionError::UnknownPlatform { .. } => {
-                Outcome::ProtocolError
-            }
+            SessionError::Protocol { .. }
+            | SessionError::UnknownPlatform { .. }
+            | SessionError::Undetected { .. } => Outcome::ProtocolError,
+            SessionError::UnmappedCommand { .. } => Outcome::CommandError,
             SessionError::HostKeyChanged { .. }
             | SessionError::HostKeyUnknown { .. }
             | SessionError::NoKnownHostsFile { .. }
@@ -176,6 +184,12 @@ impl SessionError {
             SessionError::EnableRejected { .. } => "check the enable secret",
             SessionError::NoEnableSecret => "configure the device's secret",
             SessionError::UnknownPlatform { .. } => "check the device_type",
+            SessionError::UnmappedCommand { .. } => {
+                "give the named command a command for this platform in a --commands file"
+            }
+            SessionError::Undetected { .. } => {
+                "set the device's device_type, or define its platform (--platforms)"
+            }
         };
         let mut what = self.to_string();
         // Append the most specific cause (libssh2's or the OS's words) when it adds something.

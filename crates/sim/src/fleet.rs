@@ -37,6 +37,9 @@ pub struct Counters {
     /// Requests for the list of login methods (SSH "none" authentication), each a round trip
     /// a client could have spared.
     pub method_queries: u64,
+    /// Shell and exec channels whose conversation has ended (the client logged out or left),
+    /// so that a test can read `commands` once a session is over.
+    pub channels_done: u64,
 }
 
 #[derive(Default)]
@@ -46,6 +49,7 @@ pub(crate) struct CounterCells {
     pub auth_failed: AtomicU64,
     pub commands: AtomicU64,
     pub method_queries: AtomicU64,
+    pub channels_done: AtomicU64,
 }
 
 impl CounterCells {
@@ -56,6 +60,7 @@ impl CounterCells {
             auth_failed: self.auth_failed.load(Ordering::Relaxed),
             commands: self.commands.load(Ordering::Relaxed),
             method_queries: self.method_queries.load(Ordering::Relaxed),
+            channels_done: self.channels_done.load(Ordering::Relaxed),
         }
     }
 }

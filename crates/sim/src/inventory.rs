@@ -33,7 +33,7 @@ pub struct ExpectedDevice {
     pub faults: Vec<String>,
     /// The outcome class a correct client reports (netsweep's `Outcome::class()` names:
     /// `ok`, `auth_failed`, `enable_failed`, `unreachable`, `timed_out`, `host_key_mismatch`,
-    /// `connection_lost`).
+    /// `connection_lost`, `protocol_error`).
     pub outcome: String,
     /// For `timed_out` and `connection_lost`: the stage (`handshake`, `prompt`, `command`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,8 +81,8 @@ pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
         ("timed_out", Some(quiet_stage), None)
     } else if b.has(Fault::Garbage) {
         (
-            "timed_out",
-            Some(quiet_stage),
+            "protocol_error",
+            None,
             Some("the device prints noise (not UTF-8) and never a prompt"),
         )
     } else if device.platform.has_enable() && b.has(Fault::EnableFail) {

@@ -565,7 +565,11 @@ impl Terminal {
                 break;
             }
             self.write(paging.more.as_bytes()).await?;
-            let key = self.next_byte().await?;
+            let mut key = self.next_byte().await?;
+            // The `\n` of a `\r\n` that ended the command line is not a key press.
+            while key == b'\n' && std::mem::take(&mut self.last_was_cr) {
+                key = self.next_byte().await?;
+            }
             self.write(paging.erase.as_bytes()).await?;
             budget = match key {
                 b' ' => per_page,
@@ -618,6 +622,13 @@ impl Terminal {
         self.hang().await
     }
 
+    fn channel_done(&self) {
+        self.device
+            .counters
+            .channels_done
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     fn count_command(&self) {
         self.device
             .counters
@@ -648,6 +659,7 @@ impl Terminal {
 
 async fn cli_shell(mut t: Terminal) {
     let _ = cli_conversation(&mut t).await;
+    t.channel_done();
 }
 
 /// A network device's shell, run from its platform model.
@@ -732,6 +744,7 @@ async fn cli_conversation(t: &mut Terminal) -> Result<(), Gone> {
 
 async fn linux_shell(mut t: Terminal) {
     let _ = linux_conversation(&mut t).await;
+    t.channel_done();
 }
 
 async fn linux_conversation(t: &mut Terminal) -> Result<(), Gone> {
@@ -779,6 +792,7 @@ async fn linux_conversation(t: &mut Terminal) -> Result<(), Gone> {
 /// An exec channel (`ssh host command`): one command, its output, its exit status.
 async fn exec(mut t: Terminal, command: String) {
     let _ = exec_conversation(&mut t, &command).await;
+    t.channel_done();
 }
 
 async fn exec_conversation(t: &mut Terminal, command: &str) -> Result<(), Gone> {

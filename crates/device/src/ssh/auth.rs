@@ -89,8 +89,10 @@ fn is_rejection(err: &ssh2::Error) -> bool {
     )
 }
 
-/// Logs in with what the target has, in order: key file, password (over the first of
-/// `password_methods` the server offers), and ssh-agent when neither is configured.
+/// Logs in as `user` (the target's username, with the platform's terminal options appended
+/// where it takes them: RouterOS) with what the target has, in order: key file, password
+/// (over the first of `password_methods` the server offers), and ssh-agent when neither is
+/// configured.
 ///
 /// With only a password, the first password method is tried straight away, as paramiko does,
 /// instead of first asking the server for its list (an SSH "none" request): that saves one
@@ -101,12 +103,12 @@ fn is_rejection(err: &ssh2::Error) -> bool {
 pub(crate) fn authenticate(
     conn: &Connection,
     target: &DeviceTarget,
+    user: &str,
     ctx: &SessionContext,
     password_methods: &[&str],
     timeout: Duration,
 ) -> Result<(), SessionError> {
     let session = &conn.session;
-    let user = target.username.as_str();
     let deadline = conn.deadline(timeout);
     let mut tried: Vec<&str> = Vec::new();
 

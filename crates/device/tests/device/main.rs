@@ -1,8 +1,9 @@
 //! The device crate against real SSH servers: OpenSSH's `sshd` for `linux`, the project's
-//! simulator for `cisco_ios`. One test binary; each module is one kind of server.
+//! simulator for `cisco_ios` and every other platform of the table. One test binary; each module is one kind of server.
 
 mod cisco_ios;
 mod linux;
+mod platforms;
 mod sim_linux;
 
 use netsweep_device::{SessionContext, run_job};
