@@ -6,6 +6,7 @@
 mod compare;
 mod deploy;
 mod harness;
+mod platforms;
 mod pool_contract;
 mod resume;
 mod shards;

@@ -11,6 +11,7 @@ mod chart;
 mod compare;
 mod display;
 mod merge;
+mod platforms;
 mod progress;
 mod report;
 mod run;
@@ -71,7 +72,7 @@ pub fn main() -> ExitCode {
     };
     let verbose = match &cli.command {
         Command::Run(a) => a.verbose,
-        Command::Report(_) | Command::Compare(_) | Command::Merge(_) => 0,
+        Command::Report(_) | Command::Compare(_) | Command::Merge(_) | Command::Platforms(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
@@ -79,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::report(a),
         Command::Compare(a) => compare::compare(a),
         Command::Merge(a) => merge::merge(a),
+        Command::Platforms(a) => platforms::platforms(a),
     };
     match result {
         Ok(status) => status.into(),

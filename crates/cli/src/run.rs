@@ -3,6 +3,7 @@
 //! This module wires the crates together and decides the exit status; it does no device I/O,
 //! and leaves rendering to the journal crate and [`crate::display`].
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,8 +14,9 @@ use netsweep_journal::{
     InventoryRef, JournalHeader, JournalWriter, OutputDir, ResumeOptions, ShardHeader,
     SummaryAccumulator, SummaryStyle, plan_resume,
 };
+use netsweep_platform::{CommandBook, PlatformTable};
 use netsweep_pool::{Cancel, CancelLevel, PoolConfig, PoolEvent, PoolKind, WorkerStart};
-use netsweep_protocol::{HostKeyPolicy, Job, Outcome, Timeouts};
+use netsweep_protocol::{HostKeyPolicy, Job, NamedCommand, Outcome, Timeouts};
 use netsweep_shard::Shard;
 
 use crate::ExitStatus;
@@ -28,19 +30,32 @@ use crate::signals;
 /// Runs a sweep and returns the exit status it earned.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let shards = sharding::request(args)?;
-    let inventory = load_inventory(&args.inventory)?;
+    let platforms = crate::platforms::table(args.platforms.as_deref())?;
+    let inventory = load_inventory(&args.inventory, &platforms)?;
     let selected = inventory.select(&args.limit)?;
 
     // The journal first: a sweep that cannot record its results must not start.
     let mut summary = SummaryAccumulator::new();
     let (mut journal, commands, selected) =
         open_journal(args, &shards, &inventory, selected, &mut summary)?;
+    let named = crate::platforms::named_commands(
+        args.commands_file.as_deref(),
+        &inventory.platforms,
+        &commands,
+    )?;
     let known_hosts = known_hosts_path(&args.host_keys)?;
-    let jobs = build_jobs(&selected, &commands, args, known_hosts.as_deref());
+    let jobs = build_jobs(
+        &selected,
+        &commands,
+        args,
+        known_hosts.as_deref(),
+        &inventory.platforms,
+        &named,
+    );
 
     // The simulator stays up for the whole run and stops when `_fleet` drops.
     let _fleet = if args.simulate {
-        Some(start_simulator(&args.inventory, args.sim_seed)?)
+        Some(start_simulator(&args.inventory, args.sim_seed, &platforms)?)
     } else {
         None
     };
@@ -140,11 +155,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-pub(crate) fn load_inventory(path: &Path) -> anyhow::Result<Inventory> {
-    Ok(netsweep_inventory::load(
-        path,
-        netsweep_platform::builtin(),
-    )?)
+/// Loads the inventory, checking `device_type` against `platforms` (built-in and
+/// `--platforms`) and the inventory's own `platforms:`.
+pub(crate) fn load_inventory(path: &Path, platforms: &PlatformTable) -> anyhow::Result<Inventory> {
+    Ok(netsweep_inventory::load(path, platforms)?)
 }
 
 /// Creates this run's journal, or reopens the one being resumed and drops the devices it has
@@ -310,6 +324,8 @@ fn build_jobs(
     commands: &[String],
     args: &RunArgs,
     known_hosts: Option<&Path>,
+    platforms: &PlatformTable,
+    named: &CommandBook,
 ) -> Vec<Job> {
     let policy = match args.host_keys.host_key_policy {
         HostKeyChoice::Strict => HostKeyPolicy::Strict,
@@ -321,6 +337,22 @@ fn build_jobs(
         command: args.command_timeout,
         deadline: args.deadline,
     };
+    // The user's named commands travel with every job; a built-in platform's job only names
+    // its platform, a user-defined one carries its definition (serialized once per platform).
+    let named_commands: Vec<NamedCommand> = named
+        .entries()
+        .map(|(name, default, per_platform)| NamedCommand {
+            name: name.to_owned(),
+            default: default.map(str::to_owned),
+            platforms: per_platform.clone(),
+        })
+        .collect();
+    let mut definitions: HashMap<&str, serde_json::Value> = HashMap::new();
+    for p in platforms.platforms().iter().filter(|p| !p.is_builtin()) {
+        if let Ok(value) = serde_json::to_value(p.spec()) {
+            definitions.insert(p.name(), value);
+        }
+    }
     devices
         .iter()
         .enumerate()
@@ -332,8 +364,8 @@ fn build_jobs(
             timeouts: d.timeouts.apply(base),
             host_key_policy: policy,
             known_hosts: known_hosts.map(Path::to_path_buf),
-            platform_definition: None,
-            named_commands: Vec::new(),
+            platform_definition: definitions.get(d.target.platform.as_str()).cloned(),
+            named_commands: named_commands.clone(),
         })
         .collect()
 }
@@ -401,8 +433,13 @@ pub(crate) fn known_hosts_path(flags: &HostKeyArgs) -> anyhow::Result<Option<Pat
     Ok(Some(dir.join("known_hosts")))
 }
 
-pub(crate) fn start_simulator(inventory: &Path, seed: u64) -> anyhow::Result<netsweep_sim::Fleet> {
-    let spec = netsweep_sim::FleetSpec::from_inventory(inventory, seed).context("--simulate")?;
+pub(crate) fn start_simulator(
+    inventory: &Path,
+    seed: u64,
+    platforms: &PlatformTable,
+) -> anyhow::Result<netsweep_sim::Fleet> {
+    let spec = netsweep_sim::FleetSpec::from_inventory_with(inventory, seed, platforms)
+        .context("--simulate")?;
     let fleet = netsweep_sim::Fleet::start(spec).context("--simulate")?;
     tracing::info!("simulator serving {} devices", fleet.devices().len());
     Ok(fleet)

@@ -62,6 +62,11 @@ impl Facts {
         SystemTime::now()
     }
 
+    /// Two octets used for the device's addresses in outputs.
+    pub(crate) fn octets(&self) -> (u8, u8) {
+        self.octets
+    }
+
     pub(crate) fn uptime(&self) -> Duration {
         self.boot.elapsed().unwrap_or_default()
     }

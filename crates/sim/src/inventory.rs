@@ -240,20 +240,27 @@ fn quote(s: &str) -> String {
 }
 
 /// Reads a fleet from an inventory. See [`FleetSpec::from_inventory`].
-fn from_inventory(path: &Path, seed: u64) -> Result<FleetSpec, SimError> {
-    let inventory = netsweep_inventory::load(path, netsweep_platform::builtin())
+fn from_inventory(
+    path: &Path,
+    seed: u64,
+    platforms: &netsweep_platform::PlatformTable,
+) -> Result<FleetSpec, SimError> {
+    let inventory = netsweep_inventory::load(path, platforms)
         .map_err(|e| SimError::LoadInventory(Box::new(e)))?;
     let devices = inventory
         .devices
         .iter()
-        .map(device_from_entry)
+        .map(|entry| device_from_entry(entry, &inventory.platforms))
         .collect::<Result<Vec<_>, _>>()?;
     let spec = FleetSpec { seed, devices };
     spec.validate()?;
     Ok(spec)
 }
 
-fn device_from_entry(entry: &netsweep_inventory::InventoryDevice) -> Result<DeviceSpec, SimError> {
+fn device_from_entry(
+    entry: &netsweep_inventory::InventoryDevice,
+    platforms: &netsweep_platform::PlatformTable,
+) -> Result<DeviceSpec, SimError> {
     let target = &entry.target;
     let problem = |message: String| SimError::Inventory {
         location: entry.location.to_string(),
@@ -273,8 +280,11 @@ fn device_from_entry(entry: &netsweep_inventory::InventoryDevice) -> Result<Devi
             "host {ip} is not a loopback address (the simulator serves only 127.0.0.0/8 and ::1)"
         )));
     }
-    let platform: Platform = target
-        .platform
+    // A user-defined platform is served as the built-in one it is based on.
+    let served = platforms
+        .builtin_root(&target.platform)
+        .map_or(target.platform.as_str(), |p| p.name());
+    let platform: Platform = served
         .parse()
         .map_err(|e: SimError| problem(e.to_string()))?;
     let mut device = DeviceSpec::new(target.name.clone(), platform);
@@ -361,7 +371,19 @@ impl FleetSpec {
     /// latency, jitter, banner delay, running-config size, privilege 15). An entry with a
     /// `key_file` also accepts the public key in `<key_file>.pub`, if there is one.
     pub fn from_inventory(path: &Path, seed: u64) -> Result<FleetSpec, SimError> {
-        from_inventory(path, seed)
+        from_inventory(path, seed, netsweep_platform::builtin())
+    }
+
+    /// [`FleetSpec::from_inventory`] for an inventory whose devices may use platforms defined
+    /// outside it (`--platforms`): `platforms` is the table it is read with. A user-defined
+    /// platform is served as the built-in platform it is based on; `autodetect` devices are
+    /// refused (the simulator must know what to pretend to be).
+    pub fn from_inventory_with(
+        path: &Path,
+        seed: u64,
+        platforms: &netsweep_platform::PlatformTable,
+    ) -> Result<FleetSpec, SimError> {
+        from_inventory(path, seed, platforms)
     }
 }
 
