@@ -31,7 +31,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use netsweep_protocol::frame::{CoordinatorMessage, WorkerMessage, read_frame, write_frame};
-use netsweep_protocol::{Job, PROTOCOL_VERSION};
+use netsweep_protocol::{Job, PROTOCOL_VERSION, error_chain};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -442,15 +442,4 @@ fn forward_logs(stderr: impl Read, label: &str) {
             _ => tracing::warn!(target: "netsweep::worker", worker = label, "{line}"),
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }
