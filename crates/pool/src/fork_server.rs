@@ -50,7 +50,7 @@ use nix::unistd::{ForkResult, Pid, getpid, getppid, pipe2, setpgid};
 
 use netsweep_device::SessionContext;
 
-use crate::dispatch::ExitInfo;
+use crate::backend::ExitInfo;
 
 /// The argument that makes `netsweep-worker` a fork server.
 pub(crate) const FORK_SERVER_ARG: &str = "--fork-server";

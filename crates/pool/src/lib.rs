@@ -16,6 +16,7 @@
 //! This crate never prints and never decides what the user sees: it hands out [`PoolEvent`]s
 //! through a callback, in the order it observes them, from the caller's thread.
 
+mod backend;
 mod dispatch;
 mod fork_server;
 pub mod limits;

@@ -35,7 +35,7 @@ use netsweep_protocol::{Job, PROTOCOL_VERSION, error_chain};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::dispatch::{Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
+use crate::backend::{AssignError, Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
 use crate::fork_server::{ExitBoard, ForkServer};
 use crate::{PoolError, WorkerStart};
 
@@ -250,18 +250,18 @@ impl Backend for ProcessBackend {
         Ok(())
     }
 
-    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), ()> {
+    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), AssignError> {
         let Some(Worker {
             stdin: Some(stdin), ..
         }) = &mut self.workers[slot]
         else {
-            return Err(());
+            return Err(AssignError::NoWorker);
         };
         self.known_hosts.clone_from(&job.known_hosts);
         let message = CoordinatorMessage::Run {
             job: Box::new(job.clone()),
         };
-        write_frame(stdin, &message).map_err(|_| ())
+        write_frame(stdin, &message).map_err(AssignError::Write)
     }
 
     fn terminate(&mut self, slot: usize) -> Stopping {
