@@ -86,8 +86,11 @@ enum SlotState {
         kill_at: Instant,
         killed: bool,
     },
-    /// Told to exit after its last job; waiting for `Closed`.
-    Retiring,
+    /// Told to exit after its last job; waiting for `Closed`. Killed at `kill_at` if it
+    /// lingers (`None` once killed).
+    Retiring {
+        kill_at: Option<Instant>,
+    },
 }
 
 struct Slot {
@@ -129,6 +132,7 @@ impl<B: Backend, C: Clock> Executor for Dispatcher<B, C> {
             slots: Vec::new(),
             queue: jobs.into(),
             retries: BTreeMap::new(),
+            retries_queued: 0,
             history: HashMap::new(),
             stats: RunStats::default(),
             cancel_deadline: None,
@@ -146,8 +150,10 @@ struct Run<'a, B: Backend, C: Clock> {
     rx: Receiver<SlotMsg>,
     slots: Vec<Slot>,
     queue: VecDeque<Job>,
-    /// Jobs waiting out their back-off, by due time (ties broken by a sequence number).
+    /// Jobs waiting out their back-off, by due time, ties broken by `retries_queued` at the
+    /// time (so two retries due at the same instant never share a key).
     retries: BTreeMap<(Instant, u64), Job>,
+    retries_queued: u64,
     /// Earlier attempts of jobs being retried.
     history: HashMap<JobId, Vec<AttemptSummary>>,
     stats: RunStats,
@@ -164,9 +170,10 @@ const TICK: Duration = Duration::from_millis(50);
 /// costs a process and loses the partial output, so it must not race the session's own stop.
 const DEADLINE_SLACK: Duration = Duration::from_secs(1);
 
-/// At the end of a run, how long retiring and stopping workers have to exit before they are
-/// killed.
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+/// How long a worker told to exit (end of input: recycled, or at the end of the run) has to
+/// do so before it is killed. It needs about a millisecond; one that lingers must not hold
+/// its slot, or the run, for ever.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
 
 impl<B: Backend, C: Clock> Run<'_, B, C> {
     fn drive(
@@ -194,7 +201,7 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
             if self.all_quiet() && (level != CancelLevel::None || self.no_work_left()) {
                 break;
             }
-            let wake = self.next_wakeup();
+            let wake = self.next_wakeup(level);
             match self.clock.recv_until(&self.rx, wake) {
                 Ok(msg) => {
                     self.handle(msg, on_event)?;
@@ -243,7 +250,7 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
         self.slots.iter().all(|s| {
             matches!(
                 s.state,
-                SlotState::Idle | SlotState::Empty | SlotState::Retiring
+                SlotState::Idle | SlotState::Empty | SlotState::Retiring { .. }
             )
         })
     }
@@ -297,19 +304,36 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
         Ok(())
     }
 
-    fn next_wakeup(&self) -> Instant {
-        let mut next = self.clock.now() + TICK;
+    /// When something may next need doing without a message to say so. Only times that are
+    /// still to act on count: one already acted on stays in the past, and waiting until it
+    /// would spin the dispatcher until the next message.
+    fn next_wakeup(&self, level: CancelLevel) -> Instant {
+        let now = self.clock.now();
+        let mut next = now + TICK;
         for s in &self.slots {
             match &s.state {
                 SlotState::Busy(f) => next = next.min(f.deadline),
-                SlotState::Stopping { kill_at, .. } => next = next.min(*kill_at),
+                SlotState::Stopping {
+                    kill_at,
+                    killed: false,
+                    ..
+                }
+                | SlotState::Retiring {
+                    kill_at: Some(kill_at),
+                } => next = next.min(*kill_at),
                 _ => {}
             }
         }
-        if let Some((due, _)) = self.retries.keys().next() {
+        // A stopped run dispatches nothing, so its retries are no longer due.
+        if level == CancelLevel::None
+            && let Some((due, _)) = self.retries.keys().next()
+        {
             next = next.min(*due);
         }
-        if let Some(d) = self.cancel_deadline {
+        // Once passed, the cancel deadline has done its work: nothing is left to stop.
+        if let Some(d) = self.cancel_deadline
+            && d > now
+        {
             next = next.min(d);
         }
         next
@@ -416,7 +440,7 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
                     exit.exit_code
                 );
             }
-            SlotState::Retiring | SlotState::Empty => {}
+            SlotState::Retiring { .. } | SlotState::Empty => {}
         }
         Ok(())
     }
@@ -427,7 +451,9 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
                 self.slots[slot].generation += 1;
                 SlotState::Empty
             }
-            Stopping::Pending => SlotState::Retiring,
+            Stopping::Pending => SlotState::Retiring {
+                kill_at: Some(self.clock.now() + EXIT_WAIT),
+            },
         };
     }
 
@@ -494,6 +520,14 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
                     kill_at, killed, ..
                 } if *kill_at <= now && !*killed => {
                     *killed = true;
+                    self.backend.kill(slot);
+                }
+                SlotState::Retiring { kill_at } if kill_at.is_some_and(|at| at <= now) => {
+                    *kill_at = None;
+                    tracing::warn!(
+                        worker = %self.backend.label(slot),
+                        "worker did not exit within {EXIT_WAIT:?} of its end of input; killing it"
+                    );
                     self.backend.kill(slot);
                 }
                 _ => {}
@@ -570,8 +604,9 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
             });
             let mut next = job;
             next.attempt += 1;
-            let seq = self.stats.finished as u64 + self.retries.len() as u64 + next.id;
-            self.retries.insert((self.clock.now() + delay, seq), next);
+            self.retries_queued += 1;
+            let key = (self.clock.now() + delay, self.retries_queued);
+            self.retries.insert(key, next);
             return;
         }
         record.previous_attempts = self.history.remove(&job.id).unwrap_or_default();
@@ -589,12 +624,13 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
                 self.retire(slot);
             }
         }
-        let deadline = self.clock.now() + SHUTDOWN_WAIT;
-        while self
-            .slots
-            .iter()
-            .any(|s| matches!(s.state, SlotState::Retiring | SlotState::Stopping { .. }))
-        {
+        let deadline = self.clock.now() + EXIT_WAIT;
+        while self.slots.iter().any(|s| {
+            matches!(
+                s.state,
+                SlotState::Retiring { .. } | SlotState::Stopping { .. }
+            )
+        }) {
             if self.clock.now() >= deadline {
                 break;
             }
