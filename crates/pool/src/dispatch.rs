@@ -9,8 +9,9 @@
 //! Everything runs on the caller's thread (also the thread that spawns worker processes, which
 //! matters for `PR_SET_PDEATHSIG`: it fires when the spawning *thread* exits).
 //!
-//! Time comes from a [`Clock`]: the system's in production; tests can run the same code on a
-//! virtual clock.
+//! Time comes from a [`Clock`], the system's in production; the unit tests (`tests`, with the
+//! scripted backend of `fake`) run the same code on a virtual clock, so deadlines, grace
+//! periods and back-offs of seconds take no real time and every interleaving is reproducible.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -20,6 +21,11 @@ use netsweep_protocol::{AttemptSummary, CommandOutput, DeviceRecord, Job, JobId,
 
 use crate::backend::{Backend, SlotBody, SlotMsg, Stopping};
 use crate::{Cancel, CancelLevel, Executor, PoolConfig, PoolError, PoolEvent, RunStats};
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
 
 /// Where the dispatcher reads the time and waits for its workers' messages.
 pub(crate) trait Clock {
@@ -111,6 +117,17 @@ impl<B: Backend> Dispatcher<B> {
             config,
             backend,
             clock: SystemClock,
+        }
+    }
+}
+
+#[cfg(test)]
+impl<B: Backend, C: Clock> Dispatcher<B, C> {
+    pub(crate) fn with_clock(config: PoolConfig, backend: B, clock: C) -> Self {
+        Dispatcher {
+            config,
+            backend,
+            clock,
         }
     }
 }
