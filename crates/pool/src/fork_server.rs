@@ -28,7 +28,7 @@ use std::fs::File;
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -51,6 +51,7 @@ use nix::unistd::{ForkResult, Pid, getpid, getppid, pipe2, setpgid};
 use netsweep_device::SessionContext;
 
 use crate::backend::ExitInfo;
+use crate::reap::{AFTER_KILL, poll_child, wait_or_kill};
 
 /// The argument that makes `netsweep-worker` a fork server.
 pub(crate) const FORK_SERVER_ARG: &str = "--fork-server";
@@ -60,6 +61,9 @@ const SERVER_NAME: &std::ffi::CStr = c"nsw-fork-server";
 
 /// How long a new server may take to say it is ready, and the server to answer a request.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After its control socket closes, how long the server has to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 const READY: u32 = b'R' as u32;
 const SPAWNED: u32 = b'P' as u32;
@@ -181,7 +185,9 @@ impl ForkServer {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(ForkServerError::Setup)?;
+        // Its own process group, so that `stop` can kill whatever it may have left behind.
         cmd.arg(FORK_SERVER_ARG)
+            .process_group(0)
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -279,22 +285,21 @@ impl ForkServer {
         }
     }
 
-    /// Closes the control socket (the server's cue to exit) and reaps the server, killing it
-    /// if it lingers. Workers it still has die with it (their parent-death signal).
+    /// Closes the control socket (the server's cue to exit) and reaps the server, killing its
+    /// process group if it lingers. Workers it still has die with it (their parent-death
+    /// signal).
     fn stop(&mut self) {
         let _ =
             nix::sys::socket::shutdown(self.control.as_raw_fd(), nix::sys::socket::Shutdown::Both);
-        let deadline = Instant::now() + Duration::from_secs(1);
-        loop {
-            match self.process.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(2)),
-                Ok(None) => {
-                    let _ = self.process.kill();
-                    let _ = self.process.wait();
-                    break;
-                }
-            }
+        let group = Pid::from_raw(self.process.id() as i32);
+        let status = wait_or_kill(
+            group,
+            EXIT_GRACE,
+            AFTER_KILL,
+            poll_child(&mut self.process, "fork server"),
+        );
+        if status.is_none() {
+            tracing::warn!("the fork server did not exit, even after SIGKILL; leaving it");
         }
     }
 }

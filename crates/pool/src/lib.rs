@@ -22,6 +22,7 @@ mod fork_server;
 pub mod limits;
 pub mod order;
 mod process;
+mod reap;
 mod retry;
 mod threads;
 pub mod worker;
