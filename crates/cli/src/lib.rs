@@ -109,16 +109,4 @@ fn init_logging(verbose: u8) {
 }
 
 /// An error and its causes on one line: `cannot start worker: No such file or directory`.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = inner.source();
-    }
-    s
-}
+pub(crate) use netsweep_protocol::error_chain;

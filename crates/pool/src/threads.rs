@@ -19,7 +19,7 @@ use netsweep_device::SessionContext;
 use netsweep_protocol::{Job, JobId, Stage};
 
 use crate::PoolError;
-use crate::dispatch::{Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
+use crate::backend::{AssignError, Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
 
 pub(crate) struct ThreadBackend {
     /// Shared by every thread: parsed keys and known_hosts access are per process.
@@ -108,10 +108,10 @@ impl Backend for ThreadBackend {
         Ok(())
     }
 
-    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), ()> {
+    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), AssignError> {
         match &self.jobs[slot] {
-            Some(tx) => tx.send(job.clone()).map_err(|_| ()),
-            None => Err(()),
+            Some(tx) => tx.send(job.clone()).map_err(|_| AssignError::ThreadEnded),
+            None => Err(AssignError::NoWorker),
         }
     }
 
