@@ -5,6 +5,7 @@
 
 mod compare;
 mod harness;
+mod parse;
 mod pool_contract;
 mod resume;
 mod supervision;

@@ -12,9 +12,11 @@ mod compare;
 mod display;
 mod progress;
 mod report;
+mod rows;
 mod run;
 mod signals;
 mod stats;
+mod templates;
 
 use std::process::ExitCode;
 
@@ -69,13 +71,15 @@ pub fn main() -> ExitCode {
     };
     let verbose = match &cli.command {
         Command::Run(a) => a.verbose,
-        Command::Report(_) | Command::Compare(_) => 0,
+        Command::Report(_) | Command::Compare(_) | Command::Parse(_) | Command::Templates(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
         Command::Run(a) => run::run(a),
         Command::Report(a) => report::report(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Parse(a) => templates::parse(a),
+        Command::Templates(args::TemplatesCommand::List(a)) => templates::list(a),
     };
     match result {
         Ok(status) => status.into(),

@@ -305,6 +305,15 @@ fn default_worker() -> anyhow::Result<(PathBuf, Vec<std::ffi::OsString>)> {
     Ok((exe, vec![crate::WORKER_MODE.into()]))
 }
 
+/// netsweep's data directory, `$XDG_DATA_HOME/netsweep` (or `~/.local/share/netsweep`).
+pub(crate) fn data_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+        .map(|base| base.join("netsweep"))
+}
+
 /// netsweep's own known_hosts: `--known-hosts`, or `$XDG_DATA_HOME/netsweep/known_hosts`.
 pub(crate) fn known_hosts_path(flags: &HostKeyArgs) -> anyhow::Result<Option<PathBuf>> {
     if flags.host_key_policy == HostKeyChoice::Off {
@@ -313,16 +322,11 @@ pub(crate) fn known_hosts_path(flags: &HostKeyArgs) -> anyhow::Result<Option<Pat
     if let Some(p) = &flags.known_hosts {
         return Ok(Some(p.clone()));
     }
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")));
-    let Some(base) = base else {
+    let Some(dir) = data_dir() else {
         bail!(
             "cannot place the known_hosts file: neither XDG_DATA_HOME nor HOME is set; pass --known-hosts"
         );
     };
-    let dir = base.join("netsweep");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(Some(dir.join("known_hosts")))
 }

@@ -63,6 +63,8 @@ pub struct IndexRow {
     pub templates: Vec<String>,
     /// The fields, completions expanded, in column order.
     fields: Vec<String>,
+    /// The fields as the file spells them.
+    raw: Vec<String>,
     matchers: Vec<OnceLock<Result<Matcher, String>>>,
 }
 
@@ -70,6 +72,11 @@ impl IndexRow {
     /// The field of `column` (by position), as the index spells it after completion.
     pub fn field(&self, column: usize) -> &str {
         &self.fields[column]
+    }
+
+    /// The field of `column` as the index file spells it (`sh[[ow]] ver[[sion]]`).
+    pub fn raw_field(&self, column: usize) -> &str {
+        &self.raw[column]
     }
 }
 
@@ -136,6 +143,7 @@ impl Index {
             if fields.len() != columns.len() {
                 continue;
             }
+            let raw = fields.clone();
             if let Some(column) = command_column {
                 fields[column] = expand_completions(&fields[column]);
             }
@@ -148,6 +156,7 @@ impl Index {
                     .collect(),
                 matchers: fields.iter().map(|_| OnceLock::new()).collect(),
                 fields,
+                raw,
             });
         }
         Ok(Index {
