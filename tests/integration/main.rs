@@ -4,9 +4,11 @@
 //! One test binary, so the crates link once; helpers live in `harness`.
 
 mod compare;
+mod deploy;
 mod harness;
 mod parse;
 mod pool_contract;
 mod resume;
+mod shards;
 mod supervision;
 mod sweep;

@@ -56,7 +56,7 @@ struct Device {
     secret: String,
 }
 
-/// netsweep's first choices (crates/device/src/transport.rs); libssh2 falls back to its own
+/// netsweep's first choices (crates/device/src/ssh/connection.rs); libssh2 falls back to its own
 /// defaults for anything not listed, which never happens against the simulator.
 const PREFERENCES: &[(MethodType, &str)] = &[
     (

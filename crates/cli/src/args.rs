@@ -39,6 +39,12 @@ pub enum Command {
     /// The ntc-templates netsweep parses with: where they are, what they cover.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// Join the journals of a sweep's shards (`run --shard`, many machines) into one journal.
+    ///
+    /// Checks that every shard is there once and that they belong together. (Not `--merge`,
+    /// which groups devices with identical output in a text report.)
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
 }
 
 const PARSE_EXAMPLES: &str = "\
@@ -351,6 +357,72 @@ pub struct RunArgs {
     /// Log each device's start and finish with the worker's name and a timestamp (-vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Sweeping from many machines.
+    #[command(flatten)]
+    pub shards: ShardArgs,
+}
+
+/// `netsweep run` flags for a sweep split over many machines (`netsweep merge` joins the
+/// results).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sweeping from many machines")]
+pub struct ShardArgs {
+    /// Sweep only shard K of N (1-based; a device is in shard xxh64(name) % N + 1), or
+    /// `auto`: K from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID
+    /// (Slurm job array), both 0-based, and N from NETSWEEP_SHARD_COUNT. Needs a run id.
+    #[arg(long, value_name = "K/N|auto", value_parser = parse_shard_spec)]
+    pub shard: Option<netsweep_shard::ShardSpec>,
+
+    /// The sweep's id, the same for all its shards: with --journal DIR/, the journal is
+    /// DIR/<run id>/shard-K-of-N.jsonl, and a shard whose journal is already there (a retried
+    /// pod, a requeued task) carries it on. [env: NETSWEEP_RUN_ID]
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+
+    /// Exit 0 when the sweep ran to its end even if devices failed (their failures are in
+    /// the journal, and in `netsweep report`'s exit code). For batch engines, which would
+    /// retry a shard or mark it failed for exit code 1.
+    #[arg(long)]
+    pub exit_zero: bool,
+}
+
+/// `netsweep merge` flags.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard journals, or a directory holding them (DIR/<run id>/ of `run --journal DIR/`).
+    #[arg(value_name = "DIR|FILE", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// The merged journal to write (atomically; an existing file is replaced whole).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Merge even though some shards have no journal; their devices get no record, and a
+    /// `run --resume` of the merged journal sweeps them.
+    #[arg(long)]
+    pub allow_missing: bool,
+}
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  # The shards of run sweep-42, written with --journal /results/ --run-id sweep-42:
+  netsweep merge /results/sweep-42/ -o /results/sweep-42/merged.jsonl
+  netsweep report /results/sweep-42/merged.jsonl --format summary
+
+  # Redo the failed devices on one machine:
+  netsweep run --resume /results/sweep-42/merged.jsonl --rerun-failed -i devices.yaml
+
+Refused (exit code 2, naming the file and line): a shard missing (unless --allow-missing)
+or given twice; headers that disagree (run id, shard count, partition, inventory digest,
+commands, options); a device in a shard that does not own it, or in two shards; a damaged
+line anywhere but at a file's end; a shard still being written. A device recorded twice
+within its shard (a resume) keeps its last record. Exit code 0 once merged, whatever the
+devices' outcomes: `netsweep report` tells those.";
+
+fn parse_shard_spec(text: &str) -> Result<netsweep_shard::ShardSpec, String> {
+    text.parse()
+        .map_err(|e: netsweep_shard::ShardError| e.to_string())
 }
 
 /// Output of `netsweep compare`.
@@ -492,5 +564,27 @@ mod tests {
         };
         assert_eq!(run.resume.as_deref(), Some("latest"));
         assert!(Cli::try_parse_from(["netsweep", "run"]).is_err());
+    }
+
+    #[test]
+    fn shard_flags_parse_and_bad_shards_are_usage_errors() {
+        let cli = Cli::try_parse_from(["netsweep", "run", "-c", "x", "--shard", "2/8"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(
+            run.shards.shard,
+            Some(netsweep_shard::ShardSpec::Fixed(
+                netsweep_shard::Shard::new(2, 8).unwrap()
+            ))
+        );
+        for bad in ["0/8", "9/8", "2", "two/8"] {
+            let err =
+                Cli::try_parse_from(["netsweep", "run", "-c", "x", "--shard", bad]).unwrap_err();
+            assert!(err.use_stderr(), "{bad}");
+        }
+        let cli = Cli::try_parse_from(["netsweep", "merge", "runs/x/", "-o", "m.jsonl"]).unwrap();
+        assert!(matches!(cli.command, Command::Merge(_)));
+        assert!(Cli::try_parse_from(["netsweep", "merge", "runs/x/"]).is_err());
     }
 }

@@ -10,10 +10,12 @@ pub mod args;
 mod chart;
 mod compare;
 mod display;
+mod merge;
 mod progress;
 mod report;
 mod rows;
 mod run;
+mod sharding;
 mod signals;
 mod stats;
 mod templates;
@@ -71,13 +73,18 @@ pub fn main() -> ExitCode {
     };
     let verbose = match &cli.command {
         Command::Run(a) => a.verbose,
-        Command::Report(_) | Command::Compare(_) | Command::Parse(_) | Command::Templates(_) => 0,
+        Command::Report(_)
+        | Command::Compare(_)
+        | Command::Merge(_)
+        | Command::Parse(_)
+        | Command::Templates(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
         Command::Run(a) => run::run(a),
         Command::Report(a) => report::report(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Merge(a) => merge::merge(a),
         Command::Parse(a) => templates::parse(a),
         Command::Templates(args::TemplatesCommand::List(a)) => templates::list(a),
     };

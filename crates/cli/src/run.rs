@@ -10,27 +10,31 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use netsweep_inventory::{Inventory, InventoryDevice};
 use netsweep_journal::{
-    InventoryRef, JournalHeader, JournalWriter, OutputDir, ResumeOptions, SummaryAccumulator,
-    SummaryStyle, plan_resume,
+    InventoryRef, JournalHeader, JournalWriter, OutputDir, ResumeOptions, ShardHeader,
+    SummaryAccumulator, SummaryStyle, plan_resume,
 };
 use netsweep_pool::{Cancel, CancelLevel, PoolConfig, PoolEvent, PoolKind, WorkerStart};
 use netsweep_protocol::{HostKeyPolicy, Job, Outcome, Timeouts};
+use netsweep_shard::Shard;
 
 use crate::ExitStatus;
 use crate::args::{
     FormatChoice, HostKeyArgs, HostKeyChoice, PoolChoice, RunArgs, WorkerStartChoice,
 };
 use crate::display::{Display, DisplayOptions};
+use crate::sharding::{self, ShardRequest};
 use crate::signals;
 
 /// Runs a sweep and returns the exit status it earned.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
+    let shards = sharding::request(args)?;
     let inventory = load_inventory(&args.inventory)?;
     let selected = inventory.select(&args.limit)?;
 
     // The journal first: a sweep that cannot record its results must not start.
     let mut summary = SummaryAccumulator::new();
-    let (mut journal, commands, selected) = open_journal(args, &inventory, selected, &mut summary)?;
+    let (mut journal, commands, selected) =
+        open_journal(args, &shards, &inventory, selected, &mut summary)?;
     let known_hosts = known_hosts_path(&args.host_keys)?;
     let jobs = build_jobs(&selected, &commands, args, known_hosts.as_deref());
 
@@ -129,7 +133,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Interrupted);
     }
-    Ok(if summary.all_ok() {
+    Ok(if summary.all_ok() || args.shards.exit_zero {
         ExitStatus::Ok
     } else {
         ExitStatus::SomeFailed
@@ -144,58 +148,49 @@ pub(crate) fn load_inventory(path: &Path) -> anyhow::Result<Inventory> {
 }
 
 /// Creates this run's journal, or reopens the one being resumed and drops the devices it has
-/// finished. Returns the journal, the commands to run and the devices still to sweep.
+/// finished; with `--shard`, keeps only the shard's devices. Returns the journal, the commands
+/// to run and the devices still to sweep.
 fn open_journal<'i>(
     args: &RunArgs,
+    shards: &ShardRequest,
     inventory: &Inventory,
     selected: Vec<&'i InventoryDevice>,
     summary: &mut SummaryAccumulator,
 ) -> anyhow::Result<(Option<JournalWriter>, Vec<String>, Vec<&'i InventoryDevice>)> {
+    let requested_shard = shards.shard;
+    let run_id = &shards.run_id;
     if let Some(which) = &args.resume {
         let path = resolve_journal(which)?;
-        let (writer, index) = JournalWriter::open_append(&path)?;
-        let commands = if args.commands.is_empty() {
-            index.header.commands.clone()
-        } else {
-            args.commands.clone()
-        };
-        let plan = plan_resume(
-            &index,
-            &commands,
-            selected.iter().map(|d| &d.target),
-            ResumeOptions {
-                rerun_failed: args.rerun_failed,
-                force: args.force,
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("{e}; pass --force to resume anyway"))?;
-        for d in &index.devices {
-            if plan.finished.contains(&d.device) {
-                summary.add_from_journal(&d.device, &d.outcome, d.total_ms);
-            }
-        }
-        if index.torn_tail {
-            tracing::warn!(
-                "{}: dropped a torn last line left by a crash",
-                path.display()
-            );
-        }
-        let remaining: Vec<_> = selected
-            .into_iter()
-            .filter(|d| plan.should_run(d.name()))
-            .collect();
-        eprintln!(
-            "resuming {}: {} devices finished, {} to sweep",
-            path.display(),
-            plan.finished.len(),
-            remaining.len()
+        return resume_journal(
+            args,
+            &path,
+            inventory,
+            selected,
+            requested_shard,
+            run_id.as_deref(),
+            summary,
         );
-        return Ok((Some(writer), commands, remaining));
+    }
+    let total = selected.len();
+    let selected = match requested_shard {
+        Some(shard) => shard.select(selected, |d| d.name()),
+        None => selected,
+    };
+    if let Some(shard) = requested_shard {
+        eprintln!(
+            "shard {shard}: {} of the {total} selected devices{}",
+            selected.len(),
+            if selected.is_empty() {
+                "; nothing to sweep, the journal records that"
+            } else {
+                ""
+            }
+        );
     }
     if args.no_journal {
         return Ok((None, args.commands.clone(), selected));
     }
-    let header = JournalHeader::new(
+    let mut header = JournalHeader::new(
         jiff::Timestamp::now(),
         env!("CARGO_PKG_VERSION"),
         InventoryRef {
@@ -213,14 +208,91 @@ fn open_journal<'i>(
             "limit": args.limit,
         }),
     );
-    let path = match &args.journal {
-        Some(p) => p.clone(),
-        None => netsweep_journal::default_runs_dir_from_env()
-            .context("cannot find the runs directory")?
-            .join(header.file_name()),
-    };
-    let writer = JournalWriter::create(&path, &header)?;
+    if let Some(id) = run_id {
+        header.run_id = id.clone();
+    }
+    header.shard =
+        requested_shard.map(|shard| ShardHeader::new(shard, selected.len() as u64, total as u64));
+    let placement = sharding::place_journal(args, &header, requested_shard)?;
+    if placement.continue_existing && placement.path.exists() {
+        // A shard's own journal from an earlier attempt (a retried pod, a requeued task).
+        return resume_journal(
+            args,
+            &placement.path,
+            inventory,
+            selected,
+            requested_shard,
+            run_id.as_deref(),
+            summary,
+        );
+    }
+    let writer = JournalWriter::create(&placement.path, &header)?;
     Ok((Some(writer), args.commands.clone(), selected))
+}
+
+/// Reopens `path` to carry its sweep on: the shard it holds (checked against `--shard` and
+/// the run id), then the devices of `selected` that it has not finished.
+fn resume_journal<'i>(
+    args: &RunArgs,
+    path: &Path,
+    inventory: &Inventory,
+    selected: Vec<&'i InventoryDevice>,
+    requested_shard: Option<Shard>,
+    run_id: Option<&str>,
+    summary: &mut SummaryAccumulator,
+) -> anyhow::Result<(Option<JournalWriter>, Vec<String>, Vec<&'i InventoryDevice>)> {
+    let (writer, index) = JournalWriter::open_append(path)?;
+    let shard = sharding::resumed_shard(
+        path,
+        &index.header,
+        requested_shard,
+        run_id,
+        &inventory.content_hash(),
+        args.force,
+    )?;
+    // A resumed shard sweeps exactly its own devices, whatever the rest of the inventory did.
+    let selected = match shard {
+        Some(shard) => shard.select(selected, |d| d.name()),
+        None => selected,
+    };
+    let commands = if args.commands.is_empty() {
+        index.header.commands.clone()
+    } else {
+        args.commands.clone()
+    };
+    let plan = plan_resume(
+        &index,
+        &commands,
+        selected.iter().map(|d| &d.target),
+        ResumeOptions {
+            rerun_failed: args.rerun_failed,
+            force: args.force,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}; pass --force to resume anyway"))?;
+    for d in &index.devices {
+        if plan.finished.contains(&d.device) {
+            summary.add_from_journal(&d.device, &d.outcome, d.total_ms);
+        }
+    }
+    if index.torn_tail {
+        tracing::warn!(
+            "{}: dropped a torn last line left by a crash",
+            path.display()
+        );
+    }
+    let remaining: Vec<_> = selected
+        .into_iter()
+        .filter(|d| plan.should_run(d.name()))
+        .collect();
+    eprintln!(
+        "resuming {}{}: {} devices finished, {} to sweep",
+        path.display(),
+        shard.map(|s| format!(" (shard {s})")).unwrap_or_default(),
+        plan.finished.len(),
+        remaining.len()
+    );
+    Ok((Some(writer), commands, remaining))
 }
 
 /// A journal path, or `latest` for the newest journal in the runs directory.

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::error::SessionError;
-use crate::known_hosts::KnownHostsCache;
+use crate::ssh::known_hosts::KnownHostsCache;
 
 /// A private key as read from disk, with its public half when it could be found, so that
 /// libssh2 does not have to derive it from the private key on every connection.
@@ -113,7 +113,7 @@ impl SessionContext {
     /// parsed. A file that cannot be read is left for the sessions to report. Returns whether
     /// anything new was read.
     pub fn preload_known_hosts(&self, file: &Path) -> bool {
-        match crate::known_hosts::preload(self, file) {
+        match crate::ssh::known_hosts::preload(self, file) {
             Ok(read) => read,
             Err(e) => {
                 tracing::debug!(file = %file.display(), error = %e, "known_hosts not preloaded");

@@ -3,12 +3,19 @@
 //!
 //! Messages name the stage and what to check; they must never contain a credential (nothing
 //! here ever holds one: device text is only kept as the specific marker line it matched).
+//!
+//! Transport-neutral: no variant's type names a transport's library. A transport keeps its own
+//! detail as a [`Cause`] (its error's `Display` is the words appended to the message), and
+//! classifies its own errors into these variants (see `ssh::classify`).
 
 use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use netsweep_protocol::{Outcome, Stage};
+use netsweep_protocol::{CommandOutput, Outcome, Stage};
+
+/// The underlying error a transport reports a failure with (libssh2's, the OS's).
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// A session failure, with the stage it happened in where that is not implied.
 #[derive(Debug, thiserror::Error)]
@@ -37,14 +44,14 @@ pub(crate) enum SessionError {
     Lost {
         stage: Stage,
         #[source]
-        source: Option<ssh2::Error>,
+        source: Option<Cause>,
     },
     #[error("the device said something netsweep could not understand: {detail}")]
     Protocol {
         stage: Stage,
         detail: String,
         #[source]
-        source: Option<ssh2::Error>,
+        source: Option<Cause>,
     },
     #[error("the host key of {entry} differs from the one recorded in {}", file.display())]
     HostKeyChanged { entry: String, file: PathBuf },
@@ -66,7 +73,7 @@ pub(crate) enum SessionError {
     NoCredentials {
         user: String,
         #[source]
-        source: Option<ssh2::Error>,
+        source: Option<Cause>,
     },
     #[error("the device refused privileged mode{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     EnableRejected { detail: Option<String> },
@@ -86,26 +93,6 @@ fn secs(d: Duration) -> String {
 }
 
 impl SessionError {
-    /// Classifies a libssh2 error raised while in `stage`.
-    pub(crate) fn from_ssh(stage: Stage, err: ssh2::Error, waited: Duration) -> SessionError {
-        use libssh2_codes::*;
-        match err.code() {
-            ssh2::ErrorCode::Session(TIMEOUT) => SessionError::Timeout { stage, waited },
-            ssh2::ErrorCode::Session(
-                SOCKET_DISCONNECT | SOCKET_RECV | SOCKET_SEND | BANNER_RECV | BANNER_SEND
-                | CHANNEL_CLOSED | CHANNEL_EOF_SENT | BAD_SOCKET,
-            ) => SessionError::Lost {
-                stage,
-                source: Some(err),
-            },
-            _ => SessionError::Protocol {
-                stage,
-                detail: err.message().to_string(),
-                source: Some(err),
-            },
-        }
-    }
-
     /// The stage a failure belongs to, for errors that do not carry one.
     fn stage(&self, default: Stage) -> Stage {
         match self {
@@ -194,11 +181,7 @@ impl SessionError {
         // Append the most specific cause (libssh2's or the OS's words) when it adds something.
         let cause_helps = !matches!(self, SessionError::Lost { .. });
         if let Some(source) = std::error::Error::source(self).filter(|_| cause_helps) {
-            // libssh2's own words, without the numeric code ssh2's Display puts first.
-            let cause = match source.downcast_ref::<ssh2::Error>() {
-                Some(e) => e.message().to_string(),
-                None => source.to_string(),
-            };
+            let cause = source.to_string();
             if !cause.is_empty() && !what.contains(&cause) {
                 what = format!("{what}: {cause}");
             }
@@ -210,17 +193,19 @@ impl SessionError {
     }
 }
 
-/// libssh2's error codes, named (ssh2 exposes them only as numbers).
-mod libssh2_codes {
-    pub const BANNER_RECV: i32 = -2;
-    pub const BANNER_SEND: i32 = -3;
-    pub const SOCKET_SEND: i32 = -7;
-    pub const TIMEOUT: i32 = -9;
-    pub const SOCKET_DISCONNECT: i32 = -13;
-    pub const CHANNEL_CLOSED: i32 = -26;
-    pub const CHANNEL_EOF_SENT: i32 = -27;
-    pub const SOCKET_RECV: i32 = -43;
-    pub const BAD_SOCKET: i32 = -45;
+/// A failed command, with whatever output had arrived before the failure.
+pub(crate) struct CommandFailure {
+    pub(crate) error: SessionError,
+    pub(crate) partial: Option<Box<CommandOutput>>,
+}
+
+impl From<SessionError> for CommandFailure {
+    fn from(error: SessionError) -> Self {
+        CommandFailure {
+            error,
+            partial: None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -259,32 +244,5 @@ mod tests {
             e.message(Stage::Auth, None)
                 .starts_with("auth: the device rejected user cisco")
         );
-    }
-
-    #[test]
-    fn libssh2_errors_are_classified_by_code() {
-        let lost = SessionError::from_ssh(
-            Stage::Command,
-            ssh2::Error::from_errno(ssh2::ErrorCode::Session(-13)),
-            Duration::ZERO,
-        );
-        assert_eq!(
-            lost.outcome(),
-            Outcome::ConnectionLost {
-                stage: Stage::Command
-            }
-        );
-        let timeout = SessionError::from_ssh(
-            Stage::Handshake,
-            ssh2::Error::from_errno(ssh2::ErrorCode::Session(-9)),
-            Duration::from_millis(250),
-        );
-        assert!(timeout.message(Stage::Handshake, None).contains("250 ms"));
-        let kex = SessionError::from_ssh(
-            Stage::Handshake,
-            ssh2::Error::from_errno(ssh2::ErrorCode::Session(-5)),
-            Duration::ZERO,
-        );
-        assert_eq!(kex.outcome(), Outcome::ProtocolError);
     }
 }

@@ -1,11 +1,16 @@
-//! One SSH session to one device over `ssh2`: connect, check the host key, authenticate, drive
-//! the platform's CLI (or exec channels), and classify how it ended.
+//! One session to one device: connect, log in (SSH: handshake, host key, authentication),
+//! drive the platform's CLI (or SSH exec channels), and classify how it ended.
 //!
 //! The entry point is [`run_job`]: it walks the stages connect → handshake → host_key → auth →
 //! prompt → enable → command → close, reports each stage as it enters it, times them, and
 //! returns a [`DeviceRecord`] whatever happens: it never panics on device behaviour and never
-//! waits without a bound (libssh2 runs non-blocking and every wait has a deadline taken from
-//! the job's timeouts; `Session::set_timeout` is set too, as a backstop).
+//! waits without a bound (sockets are used non-blocking and every wait has a deadline taken
+//! from the job's timeouts; libssh2's `Session::set_timeout` is set too, as a backstop).
+//!
+//! The transport seam: `tcp` opens the connection and waits on it; `ssh` (the only transport
+//! so far) logs in and hands the CLI session a `cli_stream::CliStream`; `cli_session` drives
+//! any such stream (prompt, paging, privilege, error markers, output clean-up); exec channels
+//! are SSH's alone. Errors are transport-neutral `SessionError`s.
 //!
 //! Platforms are data ([`platform::Driver`]): a new one is a table entry, not new code.
 //!
@@ -13,27 +18,29 @@
 //! State shared between sessions of one process (keys read once, known_hosts files read once
 //! and the lock around them) lives in [`SessionContext`].
 
+mod cli_session;
+mod cli_stream;
 mod context;
+mod deadline;
 mod error;
-mod exec;
-mod io;
-mod known_hosts;
 pub mod platform;
-mod shell;
+mod ssh;
+mod tcp;
 mod text;
-mod transport;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use netsweep_protocol::{CommandOutput, DeviceRecord, HostKeyPolicy, Job, Outcome, Stage, Timings};
 
+use cli_session::CliSession;
+use cli_stream::CliStream;
 pub use context::SessionContext;
-use error::SessionError;
-use platform::{Driver, Transport};
-use shell::{CommandFailure, Shell};
+use deadline::{Deadline, OverallDeadline};
+use error::{CommandFailure, SessionError};
+use platform::{Driver, Interaction};
 #[doc(hidden)]
-pub use transport::set_quickack_enabled;
+pub use tcp::set_quickack_enabled;
 
 /// Per-command output cap. Output beyond it is dropped (the session still reads it to find the
 /// prompt) and the [`CommandOutput`] is marked `truncated`.
@@ -60,7 +67,7 @@ mod warm_up {
     #[allow(unsafe_code)]
     pub(super) fn fetch_first_choice_algorithms() {
         use std::ptr::null_mut;
-        // The algorithms of netsweep's first-choice handshake (see transport.rs): curve25519
+        // The algorithms of netsweep's first-choice handshake (see ssh/connection.rs): curve25519
         // key exchange with SHA-256, ed25519 host keys (SHA-512 inside), AES-GCM.
         // SAFETY: each call gets NUL-terminated names and the default library context (null);
         // each returned object, possibly null, is freed once (the free functions accept null)
@@ -212,31 +219,43 @@ fn sweep(
     stages: &mut StageClock<'_>,
     outputs: &mut Vec<CommandOutput>,
 ) -> Result<(), SessionError> {
-    let target = &job.target;
-    let timeout = job.timeouts.command;
     // The pool enforces the device's deadline too (it can stop a stuck worker); keeping to it
     // here ends the session cleanly, with its partial output, and frees the thread.
-    let overall = (
-        Instant::now() + job.timeouts.deadline,
-        job.timeouts.deadline,
-    );
+    let overall = OverallDeadline::starting_now(job.timeouts.deadline);
 
     stages.enter(Stage::Connect);
     let connect_timeout = job.timeouts.connect.min(job.timeouts.deadline);
-    let stream = transport::tcp_connect(&target.host, target.port, connect_timeout)?;
+    let stream = tcp::connect(&job.target.host, job.target.port, connect_timeout)?;
+    ssh_session(stream, job, ctx, driver, overall, stages, outputs)
+}
+
+/// The session over SSH: log in, then the CLI session over a PTY shell channel, or one exec
+/// channel per command.
+fn ssh_session(
+    stream: std::net::TcpStream,
+    job: &Job,
+    ctx: &SessionContext,
+    driver: &Driver,
+    overall: OverallDeadline,
+    stages: &mut StageClock<'_>,
+    outputs: &mut Vec<CommandOutput>,
+) -> Result<(), SessionError> {
+    let target = &job.target;
+    let timeout = job.timeouts.command;
 
     stages.enter(Stage::Handshake);
     let known_key_types = match (&job.known_hosts, job.host_key_policy) {
         (Some(file), HostKeyPolicy::Strict | HostKeyPolicy::AcceptNew) => {
             // A file that cannot be read fails the host key stage, with its own message.
-            known_hosts::known_key_types(ctx, file, &target.host, target.port).unwrap_or_default()
+            ssh::known_hosts::known_key_types(ctx, file, &target.host, target.port)
+                .unwrap_or_default()
         }
         _ => Vec::new(),
     };
-    let conn = transport::handshake(stream, timeout, &known_key_types, overall, ctx.idle_hook())?;
+    let conn = ssh::handshake(stream, timeout, &known_key_types, overall, ctx.idle_hook())?;
 
     stages.enter(Stage::HostKey);
-    known_hosts::verify(
+    ssh::known_hosts::verify(
         &conn.session,
         ctx,
         job.host_key_policy,
@@ -246,42 +265,21 @@ fn sweep(
     )?;
 
     stages.enter(Stage::Auth);
-    transport::authenticate(&conn, target, ctx, driver.password_methods, timeout)?;
+    ssh::authenticate(&conn, target, ctx, driver.password_methods, timeout)?;
 
-    let keep_partial = |outputs: &mut Vec<CommandOutput>, failure: CommandFailure| {
-        outputs.extend(failure.partial.map(|p| *p));
-        failure.error
-    };
-    match driver.transport {
-        Transport::Shell => {
+    match driver.interaction {
+        Interaction::Shell => {
             stages.enter(Stage::Prompt);
-            let mut shell = Shell::open(&conn, driver, timeout)?;
-            shell.prepare()?;
-            if driver.enable.is_some() {
-                stages.enter(Stage::Enable);
-                shell.enable(target.secret.as_ref())?;
-            }
-            tracing::debug!(device = %target.name, prompt = shell.prompt(), "session ready");
-            stages.enter(Stage::Command);
-            for command in &job.commands {
-                stages.running = Some(command.clone());
-                match shell.send_command(command) {
-                    Ok(out) => outputs.push(out),
-                    Err(failure) => return Err(keep_partial(outputs, failure)),
-                }
-            }
-            stages.running = None;
-            stages.enter(Stage::Close);
-            shell.close();
+            let deadline = overall.within(timeout);
+            let channel = ssh::ShellChannel::open(&conn, &deadline)?;
+            cli_session(channel, &deadline, job, driver, overall, stages, outputs)?;
         }
-        Transport::Exec => {
+        Interaction::Exec => {
             stages.enter(Stage::Command);
             for command in &job.commands {
                 stages.running = Some(command.clone());
-                match exec::run(&conn, command, timeout) {
-                    Ok(out) => outputs.push(out),
-                    Err(failure) => return Err(keep_partial(outputs, failure)),
-                }
+                let result = ssh::exec::run(&conn, command, timeout);
+                keep_output(result, outputs)?;
             }
             stages.running = None;
             stages.enter(Stage::Close);
@@ -290,6 +288,52 @@ fn sweep(
     // Results are in; a device slow to say goodbye must not hold them up or change them.
     conn.close(timeout.min(std::time::Duration::from_secs(1)));
     Ok(())
+}
+
+/// The platform's CLI over any transport's logged-in `stream`, from learning the prompt
+/// (within `deadline`, the prompt stage's) to leaving.
+fn cli_session(
+    stream: impl CliStream,
+    deadline: &Deadline,
+    job: &Job,
+    driver: &Driver,
+    overall: OverallDeadline,
+    stages: &mut StageClock<'_>,
+    outputs: &mut Vec<CommandOutput>,
+) -> Result<(), SessionError> {
+    let mut cli = CliSession::start(stream, driver, job.timeouts.command, overall, deadline)?;
+    cli.prepare()?;
+    if driver.enable.is_some() {
+        stages.enter(Stage::Enable);
+        cli.enable(job.target.secret.as_ref())?;
+    }
+    tracing::debug!(device = %job.target.name, prompt = cli.prompt(), "session ready");
+    stages.enter(Stage::Command);
+    for command in &job.commands {
+        stages.running = Some(command.clone());
+        keep_output(cli.send_command(command), outputs)?;
+    }
+    stages.running = None;
+    stages.enter(Stage::Close);
+    cli.close();
+    Ok(())
+}
+
+/// Keeps a command's output, or a failed command's partial output, and passes its error on.
+fn keep_output(
+    result: Result<CommandOutput, CommandFailure>,
+    outputs: &mut Vec<CommandOutput>,
+) -> Result<(), SessionError> {
+    match result {
+        Ok(out) => {
+            outputs.push(out);
+            Ok(())
+        }
+        Err(failure) => {
+            outputs.extend(failure.partial.map(|p| *p));
+            Err(failure.error)
+        }
+    }
 }
 
 /// Milliseconds since `start`, as the protocol's timings count them.

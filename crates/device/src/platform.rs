@@ -1,16 +1,17 @@
-//! Platform drivers as data: how each kind of device is driven (shell or exec channel), what
-//! its prompt looks like, how paging is turned off, how privileged mode is entered and how it
-//! reports a failed command.
+//! Platform drivers as data: how each kind of device is driven (interactive CLI or one exec
+//! channel per command), what its prompt looks like, how paging is turned off, how privileged
+//! mode is entered and how it reports a failed command.
 //!
 //! Adding a platform is one [`Driver`] entry in [`DRIVERS`] plus its aliases in
 //! [`DEVICE_TYPES`]; this module must not hold per-platform code paths.
 
-/// How commands reach the device.
+/// How commands are given to the device, whatever transport carries the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// One interactive PTY shell per session; commands are typed and the prompt ends each one.
+pub enum Interaction {
+    /// One interactive CLI per session (an SSH PTY shell); commands are typed and the prompt
+    /// ends each one.
     Shell,
-    /// One `exec` channel per command, with exit status and stderr (Unix hosts).
+    /// One SSH `exec` channel per command, with exit status and stderr (Unix hosts).
     Exec,
 }
 
@@ -42,8 +43,8 @@ pub struct EnableSpec {
 pub struct Driver {
     /// Canonical platform name (`DeviceTarget::platform`).
     pub name: &'static str,
-    /// Shell or exec channels.
-    pub transport: Transport,
+    /// An interactive CLI or exec channels.
+    pub interaction: Interaction,
     /// Prompt shape (shell platforms).
     pub prompt: PromptStyle,
     /// Commands that turn paging (and line wrapping) off, run once after the prompt is learned.
@@ -64,7 +65,7 @@ pub struct Driver {
 
 const CISCO_IOS: Driver = Driver {
     name: "cisco_ios",
-    transport: Transport::Shell,
+    interaction: Interaction::Shell,
     prompt: PromptStyle {
         terminators: ">#",
         privileged: Some('#'),
@@ -90,7 +91,7 @@ const CISCO_IOS: Driver = Driver {
 
 const LINUX: Driver = Driver {
     name: "linux",
-    transport: Transport::Exec,
+    interaction: Interaction::Exec,
     prompt: PromptStyle {
         terminators: "$#",
         privileged: None,

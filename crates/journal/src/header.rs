@@ -43,6 +43,111 @@ pub struct JournalHeader {
     /// Pool settings (kind, workers, timeouts …) as the CLI chose to record them.
     #[serde(default)]
     pub pool: serde_json::Value,
+    /// The shard this journal holds, in a sweep split over many machines (`--shard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardHeader>,
+    /// The shard journals this one was merged from (`netsweep merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<MergedFrom>,
+}
+
+/// A shard journal's place in its sweep: which shard, by which rule, and how many devices the
+/// shard had when it was planned (`0`: an empty shard, whose journal says so).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardHeader {
+    /// K, 1-based.
+    pub index: u32,
+    /// N.
+    pub count: u32,
+    /// The partition function, [`netsweep_shard::PARTITION`] for journals this build writes.
+    pub partition: String,
+    /// Devices of the selection that belong to this shard.
+    pub devices: u64,
+    /// Devices of the whole selection, every shard together.
+    pub selected: u64,
+}
+
+impl ShardHeader {
+    /// The header of `shard`, holding `devices` of the `selected` devices.
+    pub fn new(shard: netsweep_shard::Shard, devices: u64, selected: u64) -> Self {
+        ShardHeader {
+            index: shard.index(),
+            count: shard.count(),
+            partition: netsweep_shard::PARTITION.into(),
+            devices,
+            selected,
+        }
+    }
+
+    /// The shard, when the header's numbers make one.
+    pub fn shard(&self) -> Option<netsweep_shard::Shard> {
+        netsweep_shard::Shard::new(self.index, self.count).ok()
+    }
+}
+
+/// Where a merged journal came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedFrom {
+    /// N.
+    pub count: u32,
+    /// The partition function of the shards.
+    pub partition: String,
+    /// The shards merged, 1-based.
+    pub shards: Vec<u32>,
+    /// Shards left out (`--allow-missing`): their devices have no record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<u32>,
+}
+
+/// The file name of a shard's journal under `--journal DIR/`: `shard-K-of-N.jsonl`, inside
+/// a directory named after the run id.
+pub fn shard_file_name(shard: netsweep_shard::Shard) -> String {
+    format!(
+        "shard-{}-of-{}.{JOURNAL_EXTENSION}",
+        shard.index(),
+        shard.count()
+    )
+}
+
+/// The shard a [`shard_file_name`] names.
+pub fn parse_shard_file_name(name: &str) -> Option<netsweep_shard::Shard> {
+    let stem = name.strip_suffix(&format!(".{JOURNAL_EXTENSION}"))?;
+    let (k, n) = stem.strip_prefix("shard-")?.split_once("-of-")?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(k) || !digits(n) {
+        return None;
+    }
+    netsweep_shard::Shard::new(k.parse().ok()?, n.parse().ok()?).ok()
+}
+
+/// Longest run id accepted: it names a directory, and appears in every header.
+pub const MAX_RUN_ID_LEN: usize = 128;
+
+/// Checks a run id given by the user (`--run-id`, `NETSWEEP_RUN_ID`): it becomes a directory
+/// name on a volume shared by every shard, so letters, digits, `.`, `_` and `-` only, not
+/// starting with `.` or `-`.
+pub fn check_run_id(run_id: &str) -> Result<(), JournalError> {
+    let reason = if run_id.is_empty() {
+        Some("it is empty")
+    } else if run_id.len() > MAX_RUN_ID_LEN {
+        Some("it is longer than 128 characters")
+    } else if run_id.starts_with(['.', '-']) {
+        Some("it starts with `.` or `-`")
+    } else if !run_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        Some("it may hold only letters, digits, `.`, `_` and `-`")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(JournalError::BadRunId {
+            run_id: run_id.into(),
+            reason,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Which inventory, and which version of it.
@@ -72,6 +177,8 @@ impl JournalHeader {
             inventory,
             commands,
             pool,
+            shard: None,
+            merged_from: None,
         }
     }
 
@@ -194,6 +301,33 @@ mod tests {
         assert_ne!(a.run_id, b.run_id);
         assert_eq!(a.run_id.len(), 12);
         assert!(a.file_name().contains(&a.run_id));
+    }
+
+    #[test]
+    fn shard_file_names_round_trip_and_strangers_are_not_shards() {
+        let shard = netsweep_shard::Shard::new(3, 12).unwrap();
+        assert_eq!(shard_file_name(shard), "shard-3-of-12.jsonl");
+        assert_eq!(parse_shard_file_name("shard-3-of-12.jsonl"), Some(shard));
+        for name in [
+            "merged.jsonl",
+            "shard-0-of-4.jsonl",
+            "shard-5-of-4.jsonl",
+            "shard-1-of-4.json",
+            "shard--1-of-4.jsonl",
+            "shard-1-of-+4.jsonl",
+        ] {
+            assert_eq!(parse_shard_file_name(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn run_ids_must_be_safe_directory_names() {
+        for good in ["sweep-2026-11-21", "12345_7", "a.b"] {
+            assert!(check_run_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "-rf", "a b", &"x".repeat(129)] {
+            assert!(check_run_id(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! [`DeviceRecord`](netsweep_protocol::DeviceRecord) per line, each the device's final
 //! outcome, written as it arrives ([`JournalWriter`]). It is read back whole
 //! ([`read_journal`]), streamed ([`JournalReader`]) or reduced to what a resume needs
-//! ([`index_journal`], [`plan_resume`]). The [`render`] functions and the
+//! ([`index_journal`], [`plan_resume`]). The journals of a sweep's shards are joined into one
+//! by [`merge_shards`]. The [`render`] functions and the
 //! [`SummaryAccumulator`] turn records into what the CLI shows; [`OutputDir`] writes
 //! `--output-dir` files.
 //!
@@ -14,6 +15,7 @@
 
 mod error;
 mod header;
+mod merge;
 mod output_dir;
 mod reader;
 pub mod render;
@@ -21,11 +23,13 @@ mod resume;
 mod summary;
 mod writer;
 
-pub use error::{ChangedTarget, JournalError, ResumeError};
+pub use error::{ChangedTarget, HeaderMismatch, JournalError, MergeError, ResumeError};
 pub use header::{
-    FORMAT_VERSION, InventoryRef, JOURNAL_EXTENSION, JOURNAL_MAGIC, JournalHeader,
-    default_runs_dir, default_runs_dir_from_env, latest_journal, new_run_id,
+    FORMAT_VERSION, InventoryRef, JOURNAL_EXTENSION, JOURNAL_MAGIC, JournalHeader, MAX_RUN_ID_LEN,
+    MergedFrom, ShardHeader, check_run_id, default_runs_dir, default_runs_dir_from_env,
+    latest_journal, new_run_id, parse_shard_file_name, shard_file_name,
 };
+pub use merge::{MergeOptions, MergeReport, MergedShard, merge_shards, shard_journals};
 pub use output_dir::{OutputDir, safe_name};
 pub use reader::{
     IndexedDevice, Journal, JournalIndex, JournalReader, index_journal, read_journal,

@@ -129,6 +129,23 @@ impl JournalReader {
     pub fn valid_len(&self) -> u64 {
         self.valid_len
     }
+
+    /// The 1-based line number of the record last returned (for messages naming file and
+    /// line).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The record last returned as it is in the file, without its line ending: copying it
+    /// keeps fields a newer netsweep wrote that this build does not know.
+    pub fn raw_line(&self) -> &[u8] {
+        trim_line(&self.buf)
+    }
+
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 impl Iterator for JournalReader {

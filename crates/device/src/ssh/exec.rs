@@ -1,18 +1,16 @@
-//! Running a command over its own `exec` channel (Unix hosts): stdout, stderr and exit
-//! status, each bounded by the command's deadline.
+//! Running a command over its own SSH `exec` channel (Unix hosts): stdout, stderr and exit
+//! status, each bounded by the command's deadline. SSH only: no CLI, no prompt.
 
 use std::time::{Duration, Instant};
 
 use netsweep_protocol::{CommandOutput, Stage};
 use ssh2::Session;
 
-use crate::MAX_OUTPUT_BYTES;
-use crate::error::SessionError;
-use crate::io::try_read;
-use crate::ms_since;
-use crate::shell::CommandFailure;
+use super::Connection;
+use super::io::try_read;
+use crate::error::{CommandFailure, SessionError};
 use crate::text::{self, Collector};
-use crate::transport::Connection;
+use crate::{MAX_OUTPUT_BYTES, ms_since};
 
 /// Runs `command` on a fresh exec channel.
 pub(crate) fn run(
@@ -81,7 +79,7 @@ pub(crate) fn run(
         let queued = channel.read_window().available > 0 || channel.eof();
         let finished = out_done && err_done;
         if !(progressed || queued || finished)
-            && let Err(e) = conn.wait_socket(&deadline, stage)
+            && let Err(e) = conn.wait(&deadline, stage)
         {
             break Some(e);
         }

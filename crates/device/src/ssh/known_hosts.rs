@@ -379,9 +379,12 @@ fn openssh_line(
     let mut single = session.known_hosts()?;
     single.add(entry, key, "", format)?;
     let hosts = single.hosts()?;
-    let host = hosts
-        .first()
-        .ok_or_else(|| ssh2::Error::new(ssh2::ErrorCode::Session(-46), "added host is missing"))?;
+    let host = hosts.first().ok_or_else(|| {
+        ssh2::Error::new(
+            ssh2::ErrorCode::Session(super::code::KNOWN_HOSTS),
+            "added host is missing",
+        )
+    })?;
     let mut line = single.write_string(host, KnownHostFileKind::OpenSSH)?;
     if !line.ends_with('\n') {
         line.push('\n');

@@ -1,84 +1,62 @@
-//! Driving an interactive CLI over a PTY shell (IOS-like platforms): learn the prompt, turn
-//! paging off, enter privileged mode, run commands.
+//! Driving a device's interactive CLI (IOS-like platforms), whatever transport carries it:
+//! learn the prompt, turn paging off, enter privileged mode, run commands, clean their output.
 //!
-//! Every read is bounded by a deadline. Command output is framed by the command's echo and the
-//! next prompt, so stray prompts or banners left over from earlier never shift it. Nothing
-//! here knows a platform by name: the [`Driver`] table says what to do.
+//! It runs over any [`CliStream`] (an SSH shell channel, a telnet connection) and must not
+//! know which: no transport types, no transport errors. Every read is bounded by a deadline.
+//! Command output is framed by the command's echo and the next prompt, so stray prompts or
+//! banners left over from earlier never shift it. Nothing here knows a platform by name: the
+//! [`Driver`] table says what to do.
 
 use std::time::{Duration, Instant};
 
 use netsweep_protocol::{CommandOutput, Secret, Stage};
-use ssh2::Session;
 
-use crate::error::SessionError;
-use crate::io::{Deadline, read_some, write_all};
+use crate::cli_stream::CliStream;
+use crate::deadline::{Deadline, OverallDeadline};
+use crate::error::{CommandFailure, SessionError};
 use crate::platform::Driver;
 use crate::text::{self, Collector};
-use crate::transport::Connection;
 use crate::{MAX_OUTPUT_BYTES, ms_since};
-
-/// A failed command, with whatever output had arrived before the failure.
-pub(crate) struct CommandFailure {
-    pub(crate) error: SessionError,
-    pub(crate) partial: Option<Box<CommandOutput>>,
-}
-
-impl From<SessionError> for CommandFailure {
-    fn from(error: SessionError) -> Self {
-        CommandFailure {
-            error,
-            partial: None,
-        }
-    }
-}
 
 const READ_CHUNK: usize = 64 * 1024;
 
-/// An open interactive shell with a learned prompt.
-pub(crate) struct Shell<'c> {
-    conn: &'c Connection,
-    channel: ssh2::Channel,
-    driver: &'c Driver,
+/// A device's CLI with a learned prompt, over the stream `S`.
+pub(crate) struct CliSession<'d, S: CliStream> {
+    stream: S,
+    driver: &'d Driver,
     /// The prompt without its mode suffix and terminator (`r1` for `r1>`), which every later
     /// prompt of the session starts with.
     base: String,
     /// The latest full prompt (`r1>`, `r1#`).
     prompt: String,
+    /// Each exchange's own time limit; the device's overall deadline caps it.
     timeout: Duration,
+    overall: OverallDeadline,
     buf: Vec<u8>,
 }
 
-impl<'c> Shell<'c> {
-    /// Opens a PTY shell and learns the prompt (stage `prompt`). Paging is not touched yet.
-    pub(crate) fn open(
-        conn: &'c Connection,
-        driver: &'c Driver,
+impl<'d, S: CliStream> CliSession<'d, S> {
+    /// Learns the prompt over a freshly logged-in `stream` (stage `prompt`), within
+    /// `deadline`: the prompt stage's, which opening the stream may have used already. Paging
+    /// is not touched yet.
+    pub(crate) fn start(
+        stream: S,
+        driver: &'d Driver,
         timeout: Duration,
-    ) -> Result<Shell<'c>, SessionError> {
-        let stage = Stage::Prompt;
-        let deadline = conn.deadline(timeout);
-        let mut channel = conn.call(&deadline, stage, Session::channel_session)?;
-        // Wide terminal: devices that wrap at the PTY width would otherwise split long lines.
-        conn.call(&deadline, stage, |_| {
-            channel.request_pty("vt100", None, Some((511, 24, 0, 0)))
-        })?;
-        // Anything a device sends as stderr inside a shell belongs to the output stream; left
-        // apart, it would sit unread in libssh2's queue and shrink the channel window.
-        conn.call(&deadline, stage, |_| {
-            channel.handle_extended_data(ssh2::ExtendedData::Merge)
-        })?;
-        conn.call(&deadline, stage, |_| channel.shell())?;
-        let mut shell = Shell {
-            conn,
-            channel,
+        overall: OverallDeadline,
+        deadline: &Deadline,
+    ) -> Result<CliSession<'d, S>, SessionError> {
+        let mut session = CliSession {
+            stream,
             driver,
             base: String::new(),
             prompt: String::new(),
             timeout,
+            overall,
             buf: vec![0; READ_CHUNK],
         };
-        shell.learn_prompt(&deadline)?;
-        Ok(shell)
+        session.learn_prompt(deadline)?;
+        Ok(session)
     }
 
     /// The prompt as last seen.
@@ -89,10 +67,12 @@ impl<'c> Shell<'c> {
     /// Sends a newline and takes the last line that comes back looking like a prompt.
     fn learn_prompt(&mut self, deadline: &Deadline) -> Result<(), SessionError> {
         let stage = Stage::Prompt;
-        write_all(self.conn, &mut self.channel, b"\n", deadline, stage)?;
+        self.stream.write_all(b"\n", deadline, stage)?;
         let mut seen: Vec<u8> = Vec::new();
         loop {
-            let n = read_some(self.conn, &mut self.channel, &mut self.buf, deadline, stage)
+            let n = self
+                .stream
+                .read_some(&mut self.buf, deadline, stage)
                 .map_err(|e| self.no_prompt(e, &seen))?;
             if n == 0 {
                 return Err(SessionError::Lost {
@@ -178,7 +158,7 @@ impl<'c> Shell<'c> {
         if self.driver.prompt.is_privileged(&self.prompt) {
             return Ok(());
         }
-        let deadline = self.conn.deadline(self.timeout);
+        let deadline = self.overall.within(self.timeout);
         let mut seen = self.send_line(spec.command, &deadline, stage)?;
         match self.read_enable_reply(&mut seen, &deadline, true)? {
             EnableReply::Prompt(line) => return self.finish_enable(line, &seen),
@@ -191,7 +171,7 @@ impl<'c> Shell<'c> {
             // Leave the password prompt without guessing (an empty answer, as many times as
             // the device asks, within reason), and carry on in user mode.
             for _ in 0..3 {
-                write_all(self.conn, &mut self.channel, b"\n", &deadline, stage)?;
+                self.stream.write_all(b"\n", &deadline, stage)?;
                 seen.clear();
                 match self.read_enable_reply(&mut seen, &deadline, false)? {
                     EnableReply::Prompt(line) => {
@@ -206,7 +186,7 @@ impl<'c> Shell<'c> {
         };
         let mut answer = secret.expose().as_bytes().to_vec();
         answer.push(b'\n');
-        write_all(self.conn, &mut self.channel, &answer, &deadline, stage)?;
+        self.stream.write_all(&answer, &deadline, stage)?;
         seen.clear();
         match self.read_enable_reply(&mut seen, &deadline, true)? {
             EnableReply::Prompt(line) => self.finish_enable(line, &seen),
@@ -262,7 +242,7 @@ impl<'c> Shell<'c> {
             if self.driver.prompt.matches(&self.base, &line) {
                 return Ok(EnableReply::Prompt(line));
             }
-            let n = read_some(self.conn, &mut self.channel, &mut self.buf, deadline, stage)?;
+            let n = self.stream.read_some(&mut self.buf, deadline, stage)?;
             if n == 0 {
                 return Err(SessionError::Lost {
                     stage,
@@ -280,7 +260,7 @@ impl<'c> Shell<'c> {
 
     fn run(&mut self, command: &str, stage: Stage) -> Result<CommandOutput, CommandFailure> {
         let started = Instant::now();
-        let deadline = self.conn.deadline(self.timeout);
+        let deadline = self.overall.within(self.timeout);
         let after_echo = self.send_line(command, &deadline, stage)?;
         let mut collector = Collector::new(MAX_OUTPUT_BYTES);
         collector.push(&after_echo);
@@ -326,12 +306,12 @@ impl<'c> Shell<'c> {
     ) -> Result<Vec<u8>, SessionError> {
         let mut bytes = line.as_bytes().to_vec();
         bytes.push(b'\n');
-        write_all(self.conn, &mut self.channel, &bytes, deadline, stage)?;
+        self.stream.write_all(&bytes, deadline, stage)?;
         let echo = line.trim().as_bytes();
         let mut before: Vec<u8> = Vec::new();
         let mut searched: usize = 0;
         loop {
-            let n = read_some(self.conn, &mut self.channel, &mut self.buf, deadline, stage)?;
+            let n = self.stream.read_some(&mut self.buf, deadline, stage)?;
             if n == 0 {
                 return Err(SessionError::Lost {
                     stage,
@@ -369,7 +349,7 @@ impl<'c> Shell<'c> {
         let mut fresh = false;
         loop {
             if fresh {
-                let n = read_some(self.conn, &mut self.channel, &mut self.buf, deadline, stage)?;
+                let n = self.stream.read_some(&mut self.buf, deadline, stage)?;
                 if n == 0 {
                     return Err(SessionError::Lost {
                         stage,
@@ -389,7 +369,7 @@ impl<'c> Shell<'c> {
                 && last.trim_start().starts_with(marker)
             {
                 collector.drop_last(last_len);
-                write_all(self.conn, &mut self.channel, b" ", deadline, stage)?;
+                self.stream.write_all(b" ", deadline, stage)?;
             }
         }
     }
@@ -398,16 +378,10 @@ impl<'c> Shell<'c> {
     pub(crate) fn close(mut self) {
         let deadline = Deadline::after(self.timeout.min(Duration::from_secs(2)));
         let exit = format!("{}\n", self.driver.exit_command);
-        let _ = write_all(
-            self.conn,
-            &mut self.channel,
-            exit.as_bytes(),
-            &deadline,
-            Stage::Close,
-        );
         let _ = self
-            .conn
-            .call(&deadline, Stage::Close, |_| self.channel.send_eof());
+            .stream
+            .write_all(exit.as_bytes(), &deadline, Stage::Close);
+        self.stream.close(&deadline);
     }
 }
 

@@ -1,0 +1,154 @@
+//! Everything only SSH does, over `ssh2` (libssh2): the handshake with netsweep's algorithm
+//! preferences, the host key check against known_hosts, authentication, PTY shell channels
+//! (served to the shared CLI session as a [`CliStream`](crate::cli_stream::CliStream)) and
+//! exec channels.
+//!
+//! The flow, as `run_job` drives it over a TCP connection from [`crate::tcp`]:
+//! [`handshake`] → [`known_hosts::verify`] → [`authenticate`] → [`ShellChannel::open`] (for
+//! the CLI session) or [`exec::run`] per command → [`Connection::close`].
+//!
+//! libssh2's errors stop here: [`classify`] turns them into transport-neutral
+//! [`SessionError`]s, keeping libssh2's words as the cause. Nothing here knows a platform's
+//! CLI.
+
+mod auth;
+mod connection;
+pub(crate) mod exec;
+mod io;
+pub(crate) mod known_hosts;
+mod shell;
+
+use std::fmt;
+
+use netsweep_protocol::Stage;
+
+pub(crate) use auth::authenticate;
+pub(crate) use connection::{Connection, handshake};
+pub(crate) use shell::ShellChannel;
+
+use crate::deadline::Deadline;
+use crate::error::{Cause, SessionError};
+
+/// libssh2's error codes that netsweep acts on, named (ssh2 exposes them only as numbers;
+/// the names are libssh2's `LIBSSH2_ERROR_*`).
+pub(crate) mod code {
+    pub(crate) const BANNER_RECV: i32 = -2;
+    pub(crate) const BANNER_SEND: i32 = -3;
+    pub(crate) const SOCKET_SEND: i32 = -7;
+    pub(crate) const TIMEOUT: i32 = -9;
+    pub(crate) const SOCKET_DISCONNECT: i32 = -13;
+    pub(crate) const PASSWORD_EXPIRED: i32 = -15;
+    /// A key file libssh2 cannot use.
+    pub(crate) const FILE: i32 = -16;
+    pub(crate) const METHOD_NONE: i32 = -17;
+    pub(crate) const AUTHENTICATION_FAILED: i32 = -18;
+    pub(crate) const PUBLICKEY_UNVERIFIED: i32 = -19;
+    pub(crate) const CHANNEL_CLOSED: i32 = -26;
+    pub(crate) const CHANNEL_EOF_SENT: i32 = -27;
+    /// "Would block": a non-blocking call to be retried once the socket is ready.
+    pub(crate) const EAGAIN: i32 = -37;
+    pub(crate) const SOCKET_RECV: i32 = -43;
+    pub(crate) const BAD_SOCKET: i32 = -45;
+    pub(crate) const KNOWN_HOSTS: i32 = -46;
+    pub(crate) const KEYFILE_AUTH_FAILED: i32 = -48;
+}
+
+/// Whether a non-blocking libssh2 call only has to wait for the socket.
+pub(crate) fn would_block(err: &ssh2::Error) -> bool {
+    err.code() == ssh2::ErrorCode::Session(code::EAGAIN)
+}
+
+/// Classifies a libssh2 error raised in `stage`; its own timeout means `deadline` passed.
+pub(crate) fn classify(deadline: &Deadline, stage: Stage, err: ssh2::Error) -> SessionError {
+    use code::*;
+    match err.code() {
+        ssh2::ErrorCode::Session(TIMEOUT) => deadline.expired(stage),
+        ssh2::ErrorCode::Session(
+            SOCKET_DISCONNECT | SOCKET_RECV | SOCKET_SEND | BANNER_RECV | BANNER_SEND
+            | CHANNEL_CLOSED | CHANNEL_EOF_SENT | BAD_SOCKET,
+        ) => SessionError::Lost {
+            stage,
+            source: Some(cause(err)),
+        },
+        _ => SessionError::Protocol {
+            stage,
+            detail: err.message().to_string(),
+            source: Some(cause(err)),
+        },
+    }
+}
+
+/// A libssh2 error as a failure's cause.
+pub(crate) fn cause(err: ssh2::Error) -> Cause {
+    Box::new(Libssh2Error(err))
+}
+
+/// A libssh2 error that shows libssh2's own words, without the numeric code ssh2's `Display`
+/// puts first (messages are for people; the code is in `Debug`).
+#[derive(Debug)]
+struct Libssh2Error(ssh2::Error);
+
+impl fmt::Display for Libssh2Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.message())
+    }
+}
+
+impl std::error::Error for Libssh2Error {}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use netsweep_protocol::Outcome;
+
+    use super::*;
+
+    fn libssh2(code: i32) -> ssh2::Error {
+        ssh2::Error::from_errno(ssh2::ErrorCode::Session(code))
+    }
+
+    #[test]
+    fn libssh2_errors_are_classified_by_code() {
+        let deadline = Deadline::after(Duration::from_millis(250));
+        let lost = classify(&deadline, Stage::Command, libssh2(code::SOCKET_DISCONNECT));
+        assert_eq!(
+            lost.outcome(),
+            Outcome::ConnectionLost {
+                stage: Stage::Command
+            }
+        );
+        let timeout = classify(&deadline, Stage::Handshake, libssh2(code::TIMEOUT));
+        assert_eq!(
+            timeout.outcome(),
+            Outcome::TimedOut {
+                stage: Stage::Handshake
+            }
+        );
+        assert!(timeout.message(Stage::Handshake, None).contains("250 ms"));
+        // -5: LIBSSH2_ERROR_KEX_FAILURE.
+        let kex = classify(&deadline, Stage::Handshake, libssh2(-5));
+        assert_eq!(kex.outcome(), Outcome::ProtocolError);
+    }
+
+    #[test]
+    fn a_libssh2_cause_reads_as_libssh2_words_without_its_code() {
+        let err = ssh2::Error::new(
+            ssh2::ErrorCode::Session(code::KNOWN_HOSTS),
+            "added host is missing",
+        );
+        let failure = SessionError::Protocol {
+            stage: Stage::HostKey,
+            detail: "odd".into(),
+            source: Some(cause(err)),
+        };
+        let message = failure.message(Stage::HostKey, None);
+        assert!(
+            message.starts_with(
+                "host_key: the device said something netsweep could not understand: odd: \
+                 added host is missing; "
+            ),
+            "{message}"
+        );
+    }
+}
