@@ -332,6 +332,7 @@ fn build_jobs(
             timeouts: d.timeouts.apply(base),
             host_key_policy: policy,
             known_hosts: known_hosts.map(Path::to_path_buf),
+            parse: None,
         })
         .collect()
 }
