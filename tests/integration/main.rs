@@ -9,6 +9,7 @@ mod harness;
 mod parse;
 mod pool_contract;
 mod resume;
+mod run_parse;
 mod shards;
 mod supervision;
 mod sweep;

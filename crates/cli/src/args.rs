@@ -209,6 +209,10 @@ pub enum FormatChoice {
     Json,
     /// One JSON record per line, as each device finishes.
     Jsonl,
+    /// Parsed rows (`--parse`) as aligned columns, one line per row, device first.
+    Table,
+    /// Parsed rows (`--parse`) as CSV, one line per row, device first.
+    Csv,
 }
 
 /// Host key checking.
@@ -267,9 +271,30 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = OrderChoice::Completion)]
     pub order: OrderChoice,
 
-    /// Output format on stdout.
+    /// Output format on stdout (`table` and `csv` print parsed rows: they need `--parse`).
     #[arg(long, value_enum, default_value_t = FormatChoice::Text)]
     pub format: FormatChoice,
+
+    /// Parse each output into rows with the ntc-templates template for the device's
+    /// platform and the command (as netmiko's `use_textfsm=True`): records get
+    /// `outputs[i].parsed` (or `parse_error`), the raw output is kept.
+    #[arg(long)]
+    pub parse: bool,
+
+    /// The ntc-templates directory (with its `index`) for `--parse`.
+    /// [default: found as netmiko finds it; see `netsweep parse --help`]
+    #[arg(long, value_name = "DIR", requires = "parse")]
+    pub templates: Option<PathBuf>,
+
+    /// Your own template for one command, bypassing the index: `"show foo=foo.textfsm"`.
+    /// Repeatable.
+    #[arg(long, value_name = "CMD=FILE", requires = "parse")]
+    pub template: Vec<String>,
+
+    /// Columns of `--format table|csv`, in order: `hostname,version,serial` (the device
+    /// name always comes first).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD,...")]
+    pub fields: Vec<String>,
 
     /// TCP connect timeout per device (a device's `conn_timeout` in the inventory wins).
     #[arg(long, value_parser = parse_timeout, default_value = "10s", value_name = "DURATION")]

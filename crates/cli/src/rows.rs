@@ -9,7 +9,7 @@
 use std::io::{self, Write};
 
 use anyhow::bail;
-use netsweep_textfsm::Table;
+use netsweep_protocol::ParsedRows;
 
 /// How parsed rows are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -33,19 +33,19 @@ impl Rows {
     /// The rows of tables, each optionally labelled with its device (then `device` is the
     /// first column), restricted to `fields` in that order when any are given.
     pub(crate) fn collect<'a>(
-        tables: impl IntoIterator<Item = (Option<&'a str>, &'a Table)>,
+        tables: impl IntoIterator<Item = (Option<&'a str>, &'a ParsedRows)>,
         fields: &[String],
     ) -> anyhow::Result<Rows> {
-        let tables: Vec<(Option<&str>, &Table)> = tables.into_iter().collect();
+        let tables: Vec<(Option<&str>, &ParsedRows)> = tables.into_iter().collect();
         let with_device = tables.iter().any(|(device, _)| device.is_some());
         let mut available: Vec<String> = Vec::new();
         if with_device {
             available.push("device".to_string());
         }
         for (_, table) in &tables {
-            for name in table.lower_header() {
-                if !available.contains(&name) {
-                    available.push(name);
+            for name in &table.columns {
+                if !available.contains(name) {
+                    available.push(name.clone());
                 }
             }
         }
@@ -73,7 +73,7 @@ impl Rows {
         };
         let mut cells = Vec::new();
         for (device, table) in &tables {
-            let header = table.lower_header();
+            let header = &table.columns;
             for row in &table.rows {
                 cells.push(
                     columns
@@ -147,16 +147,15 @@ fn csv_field(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netsweep_textfsm::Cell;
+    use netsweep_protocol::ParsedValue;
 
-    fn table(header: &[&str], rows: &[&[&str]]) -> Table {
-        Table {
-            header: header.iter().map(|h| h.to_string()).collect(),
+    fn table(header: &[&str], rows: &[&[&str]]) -> ParsedRows {
+        ParsedRows {
+            columns: header.iter().map(|h| h.to_lowercase()).collect(),
             rows: rows
                 .iter()
-                .map(|r| r.iter().map(|c| Cell::Text(c.to_string())).collect())
+                .map(|r| r.iter().map(|c| ParsedValue::Text(c.to_string())).collect())
                 .collect(),
-            keys: vec![],
         }
     }
 

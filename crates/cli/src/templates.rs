@@ -170,6 +170,7 @@ pub(crate) fn parse(args: &ParseArgs) -> anyhow::Result<ExitStatus> {
             return Ok(ExitStatus::SomeFailed);
         }
     };
+    let rows = netsweep_pool::parse::rows(&table);
     let mut out = Stdout::new();
     match args.format {
         RowsFormat::Json => {
@@ -180,10 +181,8 @@ pub(crate) fn parse(args: &ParseArgs) -> anyhow::Result<ExitStatus> {
             use std::io::Write;
             writeln!(out)?;
         }
-        RowsFormat::Table => {
-            Rows::collect([(None, &table)], &args.fields)?.write_table(&mut out)?
-        }
-        RowsFormat::Csv => Rows::collect([(None, &table)], &args.fields)?.write_csv(&mut out)?,
+        RowsFormat::Table => Rows::collect([(None, &rows)], &args.fields)?.write_table(&mut out)?,
+        RowsFormat::Csv => Rows::collect([(None, &rows)], &args.fields)?.write_csv(&mut out)?,
     }
     Ok(ExitStatus::Ok)
 }
@@ -207,4 +206,51 @@ fn read_input(path: Option<&Path>) -> anyhow::Result<String> {
     }
     // As a sweep keeps device output: lossy UTF-8.
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// What `--parse` on `netsweep run` needs, settled before any device is contacted: the
+/// template directory (unless every command has its own template) and the own templates,
+/// each checked to compile.
+pub(crate) struct ParsePlan {
+    pub templates: Option<PathBuf>,
+    pub own: Vec<(String, PathBuf)>,
+}
+
+/// `--parse`, `--templates`, `--template "CMD=FILE"` of `netsweep run`.
+pub(crate) fn parse_plan(
+    templates: Option<&Path>,
+    own: &[String],
+    commands: &[String],
+) -> anyhow::Result<ParsePlan> {
+    let mut own_templates = Vec::new();
+    for item in own {
+        let Some((command, file)) = item.rsplit_once('=') else {
+            bail!("--template {item:?}: expected \"COMMAND=FILE\", e.g. \"show foo=foo.textfsm\"");
+        };
+        let file = PathBuf::from(file.trim());
+        Template::from_file(&file).with_context(|| format!("--template {item:?}"))?;
+        own_templates.push((command.trim().to_string(), file));
+    }
+    let all_own = commands
+        .iter()
+        .all(|c| own_templates.iter().any(|(own, _)| own == c));
+    let templates = if all_own {
+        None
+    } else {
+        let dir = find_templates(templates)?;
+        CliTable::open(&dir)?;
+        Some(dir)
+    };
+    Ok(ParsePlan {
+        templates,
+        own: own_templates,
+    })
+}
+
+/// The platform name ntc-templates' index uses for a netsweep platform.
+pub(crate) fn ntc_platform(platform: &str) -> String {
+    netsweep_platform::builtin()
+        .get(platform)
+        .and_then(|p| p.spec().ntc_platform.clone())
+        .unwrap_or_else(|| platform.to_string())
 }
