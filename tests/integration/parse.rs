@@ -172,7 +172,7 @@ fn output_the_template_rejects_exits_1() {
 }
 
 #[test]
-fn no_templates_anywhere_is_one_error_naming_the_places_and_the_fetch_command() {
+fn no_templates_anywhere_is_one_error_naming_the_places_and_how_to_get_them() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "sh_ver.txt", SHOW_VERSION);
     let done = run(netsweep(
@@ -193,7 +193,7 @@ fn no_templates_anywhere_is_one_error_naming_the_places_and_the_fetch_command() 
         "data/netsweep/ntc-templates",
         "ntc_templates package",
         "ntc-templates/ntc_templates/templates",
-        "netsweep templates fetch",
+        "pip install ntc-templates",
     ] {
         assert!(
             done.stderr.contains(place),

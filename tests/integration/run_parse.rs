@@ -188,3 +188,56 @@ fn table_format_without_parse_and_missing_templates_stop_before_any_device() {
         "no device contacted"
     );
 }
+
+#[test]
+fn report_parse_parses_a_journal_without_contacting_devices() {
+    let fleet = fleet(&["r1"]);
+    let dir = tempfile::tempdir().unwrap();
+    templates(dir.path());
+    let journal = dir.path().join("run.jsonl");
+    let journal = journal.to_str().unwrap();
+    let done = run_with_limit(
+        netsweep_run(
+            &fleet,
+            &[
+                "-c",
+                "show version",
+                "--journal",
+                journal,
+                "--no-progress",
+                "--format",
+                "jsonl",
+            ],
+        ),
+        LIMIT,
+    );
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    assert!(
+        json_lines(&done.stdout)[0]["outputs"][0]
+            .get("parsed")
+            .is_none()
+    );
+    let connections = fleet.fleet.counters("r1").unwrap().connections;
+    let mut report = std::process::Command::new(crate::harness::bin("netsweep"));
+    report.args([
+        "report",
+        journal,
+        "--parse",
+        "--templates",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]);
+    let done = run_with_limit(report, LIMIT);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    let record = &json_lines(&done.stdout)[0];
+    assert_eq!(
+        record["outputs"][0]["parsed"][0]["hostname"], "r1",
+        "{record}"
+    );
+    assert_eq!(
+        fleet.fleet.counters("r1").unwrap().connections,
+        connections,
+        "no device contacted"
+    );
+}

@@ -59,7 +59,7 @@ Examples:
   netsweep parse --template my_show_foo.textfsm foo.txt --format csv
 
 Templates are found as netmiko finds them: --templates DIR, then $NET_TEXTFSM, then netsweep's
-data directory ($XDG_DATA_HOME/netsweep/ntc-templates, filled by `netsweep templates fetch`), then
+data directory ($XDG_DATA_HOME/netsweep/ntc-templates), then
 python3's ntc_templates package, then ~/ntc-templates/ntc_templates/templates.
 
 Exit codes:
@@ -563,6 +563,19 @@ pub struct ReportArgs {
     /// Group devices with identical output (text format).
     #[arg(long)]
     pub merge: bool,
+
+    /// Parse the journal's outputs again into rows (as `run --parse`), without contacting
+    /// any device: with new templates, or for a sweep run without `--parse`.
+    #[arg(long)]
+    pub parse: bool,
+
+    /// The ntc-templates directory for `--parse`. [default: found as netmiko finds it]
+    #[arg(long, value_name = "DIR", requires = "parse")]
+    pub templates: Option<PathBuf>,
+
+    /// Your own template for one command: `"show foo=foo.textfsm"`. Repeatable.
+    #[arg(long, value_name = "CMD=FILE", requires = "parse")]
+    pub template: Vec<String>,
 }
 
 /// Time limits on the command line read like those in devices.yaml: `200ms`, `10s`,

@@ -4,7 +4,8 @@
 //! The template directory is the first of: `--templates DIR`, `$NET_TEXTFSM`, netsweep's data
 //! directory (`$XDG_DATA_HOME/netsweep/ntc-templates`), the `ntc_templates` package of the
 //! `python3` on PATH, `~/ntc-templates/ntc_templates/templates`. A directory counts when it
-//! holds an `index`. None found is one error naming every place looked.
+//! holds an `index`. None found is one error naming every place looked and how to get
+//! them.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,8 @@ use crate::rows::{Rows, RowsFormat};
 /// The environment variable netmiko reads for its template directory.
 pub(crate) const NET_TEXTFSM: &str = "NET_TEXTFSM";
 
-/// The directory `netsweep templates fetch` fills, under netsweep's data directory.
+/// netsweep's own template directory, under its data directory (where a future
+/// `netsweep templates fetch` unpacks ntc-templates).
 pub(crate) fn data_templates_dir() -> Option<PathBuf> {
     crate::run::data_dir().map(|d| d.join("ntc-templates"))
 }
@@ -70,7 +72,7 @@ pub(crate) fn find_templates(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
         looked.push(dir.display().to_string());
     }
     bail!(
-        "no ntc-templates found; looked in:\n  {}\nfetch them with `netsweep templates fetch` (or point --templates or {NET_TEXTFSM} at a directory with an index)",
+        "no ntc-templates found; looked in:\n  {}\ninstall them with `pip install ntc-templates`, or point --templates or {NET_TEXTFSM} at a directory with an index",
         looked.join("\n  ")
     )
 }

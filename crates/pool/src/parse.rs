@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use netsweep_protocol::{DeviceRecord, Job, ParsedRows, ParsedValue};
+use netsweep_protocol::{DeviceRecord, Job, ParseSpec, ParsedRows, ParsedValue};
 use netsweep_textfsm::{Cell, CliTable, Table, Template, parse_merged};
 
 /// Indexes by directory, and the user's own templates by file, compiled in this process.
@@ -26,8 +26,15 @@ struct Compiled {
 static COMPILED: LazyLock<Mutex<Compiled>> = LazyLock::new(Mutex::default);
 
 /// Parses every output of `record` that the device did not reject, as `job.parse` says.
-pub(crate) fn parse_outputs(job: &Job, record: &mut DeviceRecord) {
-    let Some(spec) = &job.parse else { return };
+pub(crate) fn parse_job_outputs(job: &Job, record: &mut DeviceRecord) {
+    if let Some(spec) = &job.parse {
+        parse_outputs(spec, record);
+    }
+}
+
+/// Parses every output of `record` that the device did not reject, as `spec` says
+/// (replacing rows or errors of an earlier parse).
+pub fn parse_outputs(spec: &ParseSpec, record: &mut DeviceRecord) {
     for output in &mut record.outputs {
         if output.error.is_some() {
             continue;
@@ -37,6 +44,8 @@ pub(crate) fn parse_outputs(job: &Job, record: &mut DeviceRecord) {
             .iter()
             .find(|(command, _)| *command == output.command)
             .map(|(_, file)| file.as_path());
+        output.parsed = None;
+        output.parse_error = None;
         let parsed = match own {
             Some(file) => own_template(file).and_then(|template| {
                 let name = file.display().to_string();

@@ -86,7 +86,7 @@ impl Backend for ThreadBackend {
                         let mut record = netsweep_device::run_job(&job, &ctx, &mut |stage| {
                             stage_cell.set(job.id, stage)
                         });
-                        crate::parse::parse_outputs(&job, &mut record);
+                        crate::parse::parse_job_outputs(&job, &mut record);
                         record
                     }));
                     match result {
