@@ -13,10 +13,12 @@ mod display;
 mod merge;
 mod progress;
 mod report;
+mod rows;
 mod run;
 mod sharding;
 mod signals;
 mod stats;
+mod templates;
 
 use std::process::ExitCode;
 
@@ -71,7 +73,11 @@ pub fn main() -> ExitCode {
     };
     let verbose = match &cli.command {
         Command::Run(a) => a.verbose,
-        Command::Report(_) | Command::Compare(_) | Command::Merge(_) => 0,
+        Command::Report(_)
+        | Command::Compare(_)
+        | Command::Merge(_)
+        | Command::Parse(_)
+        | Command::Templates(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
@@ -79,6 +85,8 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::report(a),
         Command::Compare(a) => compare::compare(a),
         Command::Merge(a) => merge::merge(a),
+        Command::Parse(a) => templates::parse(a),
+        Command::Templates(args::TemplatesCommand::List(a)) => templates::list(a),
     };
     match result {
         Ok(status) => status.into(),
