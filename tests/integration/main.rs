@@ -9,3 +9,4 @@ mod pool_contract;
 mod resume;
 mod supervision;
 mod sweep;
+mod test_script;
