@@ -40,6 +40,9 @@ pub(crate) struct Reader<'a> {
     file_secrets: HashMap<PathBuf, Result<String, ProblemKind>>,
     key_files: HashMap<PathBuf, Result<(), String>>,
     has_defaults: bool,
+    /// Names written in entries that were not read for other problems, so duplicates of them
+    /// are reported too.
+    rejected_names: Vec<(String, Position)>,
 }
 
 /// The field map of one entry (or of `defaults:`) after spelling checks.
@@ -72,6 +75,7 @@ impl<'a> Reader<'a> {
             file_secrets: HashMap::new(),
             key_files: HashMap::new(),
             has_defaults: false,
+            rejected_names: Vec::new(),
         }
     }
 
@@ -342,6 +346,10 @@ impl<'a> Reader<'a> {
         let simulate = fields.get(&Slot::Simulate).and_then(|f| self.simulate(f));
 
         if self.problems.len() > problems_before {
+            // A written name still counts: a duplicate must not hide behind another problem.
+            if let Some(name) = explicit_name {
+                self.rejected_names.push(name);
+            }
             return None;
         }
         Some(Partial {

@@ -71,24 +71,41 @@ impl Reader<'_> {
             })
             .collect();
         drop(shared);
-        let mut keep = Vec::with_capacity(names.len());
-        let mut seen: HashMap<&str, Position> = HashMap::with_capacity(names.len());
-        for (name, at, defaulted) in &names {
-            if let Some(&first) = seen.get(name.as_str()) {
+        // In file order, names of entries rejected for other problems included: the second
+        // `r2` is a duplicate even when the first `r2` has a bad port.
+        let rejected = std::mem::take(&mut self.rejected_names);
+        let mut in_file_order: Vec<(&str, Position, bool, Option<usize>)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, (name, at, defaulted))| (name.as_str(), *at, *defaulted, Some(i)))
+            .chain(
+                rejected
+                    .iter()
+                    .map(|(name, at)| (name.as_str(), *at, false, None)),
+            )
+            .collect();
+        if !rejected.is_empty() {
+            in_file_order.sort_by_key(|(_, at, _, _)| *at);
+        }
+        let mut keep = vec![true; names.len()];
+        let mut seen: HashMap<&str, Position> = HashMap::with_capacity(in_file_order.len());
+        for (name, at, defaulted, device) in in_file_order {
+            if let Some(&first) = seen.get(name) {
                 let problem = Problem {
-                    location: self.location_at(*at),
+                    location: self.location_at(at),
                     kind: ProblemKind::DuplicateName {
-                        name: name.clone(),
+                        name: name.to_owned(),
                         first: self.location_at(first),
-                        defaulted: *defaulted,
+                        defaulted,
                     },
                 };
                 self.problems.push(problem);
-                keep.push(false);
+                if let Some(i) = device {
+                    keep[i] = false;
+                }
                 continue;
             }
-            seen.insert(name, *at);
-            keep.push(true);
+            seen.insert(name, at);
         }
         drop(seen);
         for (device, (name, _, _)) in devices.iter_mut().zip(names) {
