@@ -4,6 +4,7 @@
 //! One test binary, so the crates link once; helpers live in `harness`.
 
 mod compare;
+mod completions;
 mod harness;
 mod pool_contract;
 mod resume;

@@ -10,6 +10,7 @@ pub mod args;
 mod chart;
 mod compare;
 mod display;
+mod manual;
 mod progress;
 mod report;
 mod run;
@@ -69,13 +70,15 @@ pub fn main() -> ExitCode {
     };
     let verbose = match &cli.command {
         Command::Run(a) => a.verbose,
-        Command::Report(_) | Command::Compare(_) => 0,
+        Command::Report(_) | Command::Compare(_) | Command::Completions(_) | Command::Man(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
         Command::Run(a) => run::run(a),
         Command::Report(a) => report::report(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Completions(a) => manual::completions(a),
+        Command::Man(a) => manual::man(a),
     };
     match result {
         Ok(status) => status.into(),

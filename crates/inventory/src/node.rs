@@ -380,6 +380,9 @@ mod tests {
 
     #[test]
     fn messages_stay_on_one_line() {
-        assert_eq!(one_line("bad\nline\u{1b}[31m 'x'"), "bad\\nline\\u{1b}[31m 'x'");
+        assert_eq!(
+            one_line("bad\nline\u{1b}[31m 'x'"),
+            "bad\\nline\\u{1b}[31m 'x'"
+        );
     }
 }
