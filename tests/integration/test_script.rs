@@ -10,8 +10,7 @@ fn script() -> PathBuf {
 }
 
 fn check_only(tool_path: &Path) -> Output {
-    Command::new("bash")
-        .arg(script())
+    Command::new(script())
         .arg("--check-only")
         .env("NETSWEEP_TEST_TOOL_PATH", tool_path)
         .output()
