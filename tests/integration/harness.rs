@@ -72,6 +72,7 @@ impl TestFleet {
                     known_hosts: Some(self.known_hosts.clone()),
                     platform_definition: None,
                     named_commands: Vec::new(),
+                    parse: None,
                 }
             })
             .collect()

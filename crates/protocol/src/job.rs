@@ -144,6 +144,9 @@ pub struct Job {
     /// The user's own named commands (`--commands FILE`), for commands written `@name`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub named_commands: Vec<NamedCommand>,
+    /// Parse each output into rows where it is (`--parse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse: Option<ParseSpec>,
 }
 
 /// A user-defined named command: `-c @bgp` is `default` on any platform not in `platforms`.
@@ -157,6 +160,21 @@ pub struct NamedCommand {
     /// The command per canonical platform name.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub platforms: std::collections::BTreeMap<String, String>,
+}
+
+/// How the worker parses a job's outputs: with the template ntc-templates' index chooses
+/// for the platform and command, or one of the user's own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParseSpec {
+    /// The ntc-templates directory (with its `index`); `None` when every command has its
+    /// own template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<PathBuf>,
+    /// The device's platform as the index names it (`cisco_ios`).
+    pub platform: String,
+    /// (command, template file) pairs that bypass the index (`--template "show foo=FILE"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub own_templates: Vec<(String, PathBuf)>,
 }
 
 /// Durations travel as whole milliseconds: readable in a frame dump, exact enough for timeouts.

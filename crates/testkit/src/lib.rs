@@ -33,6 +33,7 @@ pub fn job(target: DeviceTarget, commands: &[&str], known_hosts: &Path) -> Job {
         known_hosts: Some(known_hosts.to_path_buf()),
         platform_definition: None,
         named_commands: Vec::new(),
+        parse: None,
     }
 }
 
