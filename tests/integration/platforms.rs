@@ -282,3 +282,128 @@ fn netsweep_platforms_lists_the_table_as_text_and_json() {
         .with_definitions(&yaml, std::path::Path::new("copy.yaml"))
         .expect("a printed definition reads back");
 }
+
+/// The ntc-templates subset vendored beside these tests (see its README).
+fn ntc_templates() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/ntc-templates")
+}
+
+/// A parsed row's cell as text (a list cell, like Cisco's SERIAL, by its first item).
+fn cell(row: &serde_json::Value, column: &str) -> String {
+    match &row[column] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items
+            .first()
+            .and_then(|i| i.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        other => panic!("{column}: {other} in {row}"),
+    }
+}
+
+/// Every platform's simulated version output parses with ntc-templates' own template for that
+/// platform and command (found through the index, as netmiko finds it) into a row naming the
+/// device's hostname, software version and serial, where the template has those columns.
+#[test]
+fn every_platforms_version_output_parses_with_ntc_templates() {
+    let fleet = every_platform();
+    let templates = ntc_templates();
+    let commands = write_file(
+        fleet.dir.path(),
+        "serial.yaml",
+        // Comware's and RouterOS's serial is not in their version output.
+        "serial:\n  default: show clock\n  hp_comware: display device manuinfo\n  mikrotik_routeros: /system routerboard print\n",
+    );
+    let cmd = netsweep_run(
+        &fleet,
+        &[
+            "-c",
+            "@version",
+            "-c",
+            "@serial",
+            "--commands",
+            commands.to_str().unwrap(),
+            "--parse",
+            "--templates",
+            templates.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--no-journal",
+        ],
+    );
+    let out = run_with_limit(cmd, LIMIT);
+    let records = json_lines(&out.stdout);
+    // (platform, output index, hostname column, version column, serial column): None where
+    // the template has no such column.
+    type Columns = (
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let expected: &[(&str, usize, Columns)] = &[
+        (
+            "cisco_ios",
+            0,
+            (Some("hostname"), Some("version"), Some("serial")),
+        ),
+        (
+            "cisco_nxos",
+            0,
+            (Some("hostname"), Some("os"), Some("serial")),
+        ),
+        ("cisco_xr", 0, (None, Some("version"), None)),
+        (
+            "arista_eos",
+            0,
+            (None, Some("image"), Some("serial_number")),
+        ),
+        (
+            "juniper_junos",
+            0,
+            (Some("hostname"), Some("junos_version"), None),
+        ),
+        ("huawei", 0, (None, Some("vrp_version"), None)),
+        ("hp_comware", 1, (None, None, Some("device_serial_number"))),
+        ("mikrotik_routeros", 0, (None, Some("version"), None)),
+        ("mikrotik_routeros", 1, (None, None, Some("serial_number"))),
+        (
+            "cisco_asa",
+            0,
+            (Some("hostname"), Some("version"), Some("serial")),
+        ),
+    ];
+    for &(device, index, (hostname, version, serial)) in expected {
+        let r = record(&records, device);
+        let output = &r["outputs"][index];
+        let rows = output["parsed"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{device}: not parsed: {output}"));
+        assert_eq!(rows.len(), 1, "{device}: {output}");
+        let row = &rows[0];
+        if let Some(column) = hostname {
+            assert_eq!(cell(row, column), device, "{device}: {row}");
+        }
+        if let Some(column) = version {
+            let v = cell(row, column);
+            assert!(!v.is_empty(), "{device}: {column} empty in {row}");
+            assert!(output["output"].as_str().unwrap().contains(&v), "{device}");
+        }
+        if let Some(column) = serial {
+            assert!(
+                !cell(row, column).is_empty(),
+                "{device}: {column} empty in {row}"
+            );
+        }
+    }
+    // Every platform with an ntc-templates name is covered above.
+    for p in Platform::all() {
+        let has_ntc = netsweep_platform::builtin()
+            .get(p.as_str())
+            .is_some_and(|t| t.spec().ntc_platform.is_some());
+        assert_eq!(
+            has_ntc && p.as_str() != "linux",
+            expected.iter().any(|e| e.0 == p.as_str()),
+            "{p}"
+        );
+    }
+}
