@@ -375,6 +375,7 @@ fn build_jobs(
                 platform: crate::templates::ntc_platform(&d.target.platform),
                 own_templates: plan.own.clone(),
             }),
+            change: None,
         })
         .collect()
 }
