@@ -20,6 +20,9 @@ use crate::{MAX_OUTPUT_BYTES, ms_since};
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// A question a command may ask (a test on the output's last line) and the answer to type.
+type Question<'q> = Option<(&'q dyn Fn(&str) -> bool, &'q str)>;
+
 /// A device's CLI with a learned prompt, over the stream `S`.
 pub(crate) struct CliSession<'d, S: CliStream> {
     stream: S,
@@ -277,7 +280,7 @@ impl<'d, S: CliStream> CliSession<'d, S> {
         &mut self,
         command: &str,
         stage: Stage,
-        question: Option<(&dyn Fn(&str) -> bool, &str)>,
+        question: Question<'_>,
     ) -> Result<CommandOutput, CommandFailure> {
         let started = Instant::now();
         let deadline = self.overall.within(self.timeout);
@@ -364,7 +367,7 @@ impl<'d, S: CliStream> CliSession<'d, S> {
         collector: &mut Collector,
         deadline: &Deadline,
         stage: Stage,
-        question: Option<(&dyn Fn(&str) -> bool, &str)>,
+        question: Question<'_>,
     ) -> Result<(), SessionError> {
         // The echo's read may already have brought the whole output.
         let mut fresh = false;

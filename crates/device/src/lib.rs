@@ -274,6 +274,9 @@ fn sweep(
 
 /// The session over SSH: log in, then the CLI session over a PTY shell channel, or one exec
 /// channel per command.
+// The session's parts travel as arguments so that each transport's function reads as its
+// stages; the change's report is one more of them.
+#[allow(clippy::too_many_arguments)]
 fn ssh_session(
     stream: std::net::TcpStream,
     job: &Job,
@@ -351,6 +354,9 @@ fn ssh_session(
 
 /// The platform's CLI over any transport's logged-in `stream`, from learning the prompt
 /// (within `deadline`, the prompt stage's) to leaving.
+// The session's parts travel as arguments so that each transport's function reads as its
+// stages; the change's report is one more of them.
+#[allow(clippy::too_many_arguments)]
 fn cli_session(
     stream: impl CliStream,
     deadline: &Deadline,
