@@ -73,6 +73,7 @@ impl TestFleet {
                     platform_definition: None,
                     named_commands: Vec::new(),
                     parse: None,
+                    change: None,
                 }
             })
             .collect()

@@ -22,6 +22,7 @@
 
 mod cli_session;
 mod cli_stream;
+mod config_change;
 mod context;
 mod deadline;
 mod detect;
@@ -37,7 +38,9 @@ use std::time::Instant;
 
 use netsweep_platform::{Channel, Platform, ResolvedCommand};
 
-use netsweep_protocol::{CommandOutput, DeviceRecord, HostKeyPolicy, Job, Outcome, Stage, Timings};
+use netsweep_protocol::{
+    ChangeReport, CommandOutput, DeviceRecord, HostKeyPolicy, Job, Outcome, Stage, Timings,
+};
 
 use cli_session::CliSession;
 use cli_stream::CliStream;
@@ -171,16 +174,16 @@ fn run(
     let mut stages = StageClock::new(on_stage);
     let mut outputs: Vec<CommandOutput> = Vec::new();
     let mut detected: Option<String> = None;
+    let mut change: Option<ChangeReport> = None;
     let result = catch_unwind(AssertUnwindSafe(|| {
-        sweep(
+        let session = Session {
             job,
-            ctx,
-            platform,
-            commands,
-            &mut stages,
-            &mut outputs,
-            &mut detected,
-        )
+            overall: OverallDeadline::starting_now(job.timeouts.deadline),
+            stages: &mut stages,
+            outputs: &mut outputs,
+            change: &mut change,
+        };
+        session.sweep(ctx, platform, commands, &mut detected)
     }));
     let current = stages.current;
     let running = stages.running.take();
@@ -188,7 +191,15 @@ fn run(
     timings.total_ms = ms_since(started);
 
     let (outcome, message) = match result {
-        Ok(Ok(())) => summarize(&outputs, timings.total_ms),
+        Ok(Ok(())) => match change
+            .as_ref()
+            .and_then(|c| c.rejected.as_ref().map(|r| (c, r)))
+        {
+            Some((report, rejected)) => {
+                (Outcome::ConfigError, config_error_message(report, rejected))
+            }
+            None => summarize(&outputs, timings.total_ms),
+        },
         Ok(Err(err)) => {
             tracing::debug!(device = %job.target.name, error = %err, "session failed");
             (err.outcome(), err.message(current, running.as_deref()))
@@ -213,7 +224,37 @@ fn run(
         worker: String::new(),
         attempt: job.attempt,
         previous_attempts: Vec::new(),
+        change,
     }
+}
+
+/// `config: line "ntp sever 1.1.1.1" refused: % Invalid input …; 2 lines applied before it`.
+fn config_error_message(
+    report: &ChangeReport,
+    rejected: &netsweep_protocol::RejectedLine,
+) -> String {
+    if rejected.line.is_empty() {
+        return format!("config: {}", rejected.answer);
+    }
+    let applied = report.applied.len();
+    let after = if report.discarded {
+        "nothing committed, the candidate was discarded".to_owned()
+    } else if report.committed {
+        format!(
+            "{applied} line{} committed",
+            if applied == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "{applied} line{} applied before it stay applied",
+            if applied == 1 { "" } else { "s" }
+        )
+    };
+    format!(
+        "config: line {:?} refused: {}; {after}",
+        rejected.line,
+        rejected.answer.trim()
+    )
 }
 
 /// The outcome and message of a session that ran every command.
@@ -250,43 +291,36 @@ fn summarize(outputs: &[CommandOutput], total_ms: f64) -> (Outcome, String) {
     }
 }
 
-/// The whole session; `outputs` receives every command's output, partial ones included;
-/// `detected`, the platform autodetect found. `platform` is `None` for autodetect, and
-/// `commands` then `None` too (they are resolved once the platform is known).
-fn sweep(
-    job: &Job,
-    ctx: &SessionContext,
-    platform: Option<&Platform>,
-    commands: Option<Vec<ResolvedCommand>>,
-    stages: &mut StageClock<'_>,
-    outputs: &mut Vec<CommandOutput>,
-    detected: &mut Option<String>,
-) -> Result<(), SessionError> {
-    // The pool enforces the device's deadline too (it can stop a stuck worker); keeping to it
-    // here ends the session cleanly, with its partial output, and frees the thread.
-    let overall = OverallDeadline::starting_now(job.timeouts.deadline);
-
-    stages.enter(Stage::Connect);
-    let connect_timeout = job.timeouts.connect.min(job.timeouts.deadline);
-    let stream = tcp::connect(&job.target.host, job.target.port, connect_timeout)?;
-    let session = Session {
-        job,
-        overall,
-        stages,
-        outputs,
-    };
-    session.over_ssh(stream, ctx, platform, commands, detected)
-}
-
-/// One device's session as it goes: the job, its deadline, its stages and outputs.
+/// One device's session as it goes: the job, its deadline, its stages and outputs, and the
+/// configuration change's report.
 struct Session<'s, 'f> {
     job: &'s Job,
     overall: OverallDeadline,
     stages: &'s mut StageClock<'f>,
     outputs: &'s mut Vec<CommandOutput>,
+    change: &'s mut Option<ChangeReport>,
 }
 
 impl Session<'_, '_> {
+    /// The whole session; `outputs` receives every command's output, partial ones included;
+    /// `detected`, the platform autodetect found. `platform` is `None` for autodetect, and
+    /// `commands` then `None` too (they are resolved once the platform is known).
+    fn sweep(
+        self,
+        ctx: &SessionContext,
+        platform: Option<&Platform>,
+        commands: Option<Vec<ResolvedCommand>>,
+        detected: &mut Option<String>,
+    ) -> Result<(), SessionError> {
+        // The pool enforces the device's deadline too (it can stop a stuck worker); keeping
+        // to it here ends the session cleanly, with its partial output, and frees the thread.
+        let job = self.job;
+        self.stages.enter(Stage::Connect);
+        let connect_timeout = job.timeouts.connect.min(job.timeouts.deadline);
+        let stream = tcp::connect(&job.target.host, job.target.port, connect_timeout)?;
+        self.over_ssh(stream, ctx, platform, commands, detected)
+    }
+
     /// The session over SSH: log in, then the CLI session over a PTY shell channel, or one
     /// exec channel per command.
     fn over_ssh(
@@ -418,6 +452,19 @@ impl Session<'_, '_> {
         commands: &[ResolvedCommand],
     ) -> Result<(), SessionError> {
         self.stages.enter(Stage::Command);
+        if self.job.change.is_some() {
+            *self.change = Some(ChangeReport {
+                rejected: Some(netsweep_protocol::RejectedLine {
+                    line: String::new(),
+                    answer: format!(
+                        "{} runs commands over exec channels and has no configuration mode",
+                        self.job.target.platform
+                    ),
+                }),
+                ..ChangeReport::default()
+            });
+            return Ok(());
+        }
         for command in commands {
             self.stages.running = Some(command.command.clone());
             let result = ssh::exec::run(conn, &command.command, self.job.timeouts.command);
@@ -446,6 +493,22 @@ impl Session<'_, '_> {
         for command in commands {
             self.stages.running = Some(command.command.clone());
             keep_output(cli.send_command(&command.command), command, self.outputs)?;
+        }
+        // `-c` commands run before the change, `--after-command` ones after it.
+        if let Some(wanted) = &self.job.change {
+            self.stages.running = Some("configuration change".into());
+            let report = self.change.insert(ChangeReport::default());
+            config_change::apply(&mut cli, Some(platform), wanted, self.outputs, report)?;
+            if report.rejected.is_none() {
+                for command in &wanted.after {
+                    self.stages.running = Some(command.clone());
+                    let as_asked = ResolvedCommand {
+                        name: None,
+                        command: command.clone(),
+                    };
+                    keep_output(cli.send_command(command), &as_asked, self.outputs)?;
+                }
+            }
         }
         self.stages.running = None;
         self.stages.enter(Stage::Close);

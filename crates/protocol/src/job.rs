@@ -147,6 +147,9 @@ pub struct Job {
     /// Parse each output into rows where it is (`--parse`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse: Option<ParseSpec>,
+    /// A configuration change, rendered for this device (`--config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<crate::ConfigChange>,
 }
 
 /// A user-defined named command: `-c @bgp` is `default` on any platform not in `platforms`.

@@ -1,12 +1,20 @@
 //! A network device's command line, run from its platform model: modes, abbreviations, the
 //! caret under a bad word, and command outputs rendered from the device's facts.
 //!
+//! Configuration changes reach the device's state ([`crate::config_state`], shared by all its
+//! sessions) the way the platform table's configuration data says: a line accepted in a
+//! configuration mode is applied (or joins the session's candidate where the platform
+//! commits), the table's commit and abort act on the candidate, its save is counted, and the
+//! running configuration's output lists the added lines where its model puts `{{changes}}`.
+//!
 //! Pure logic: a line goes in, text and the next step come out. Echo, paging, latency and
 //! faults are the session's job ([`crate::session`]), so everything here can be checked
 //! without a socket. Text uses `\n`; the session sends `\r\n`, as a PTY does.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
+use crate::config_state::{Candidate, ConfigStyle, DeviceConfig};
 use crate::facts::{Facts, SessionVars};
 use crate::model::{Action, Command, Level, Model, Simple, Word};
 use crate::template::{self, Vars};
@@ -54,6 +62,14 @@ pub(crate) struct DeviceCli {
     pub page_lines: usize,
     /// Whether `{{bold}}`, `{{green}}`… render as ANSI colours.
     pub colours: bool,
+    /// The device's configuration, shared with its other sessions.
+    config: Arc<DeviceConfig>,
+    /// How the platform commits, aborts and saves (the platform table's).
+    style: ConfigStyle,
+    /// This session's uncommitted lines (platforms that commit).
+    candidate: Candidate,
+    /// A save waits for its question's answer.
+    save_asked: bool,
 }
 
 /// Splits a line into words with their byte offsets.
@@ -169,7 +185,75 @@ impl DeviceCli {
             mode: mode.to_owned(),
             page_lines: model.paging.as_ref().map_or(0, |p| p.lines),
             colours: model.colours,
+            config: Arc::default(),
+            style: ConfigStyle::of(model.platform),
+            candidate: Candidate::default(),
+            save_asked: false,
         }
+    }
+
+    /// The session works on `config`, the device's configuration (without it, a session has
+    /// a configuration of its own).
+    pub(crate) fn with_configuration(mut self, config: Arc<DeviceConfig>) -> DeviceCli {
+        self.config = config;
+        self
+    }
+
+    /// The question a [`Step::Confirm`] asked was answered yes: a save asking it is done.
+    pub(crate) fn confirmed(&mut self) {
+        if std::mem::take(&mut self.save_asked) {
+            self.config.save();
+        }
+    }
+
+    /// Keeps what an accepted `line` (resolved to `command`, typed in `mode_before`) does
+    /// to the device's configuration: commit, abort, save, or a configuration statement.
+    fn track_configuration(&mut self, command: &Command, mode_before: &str, line: &str) {
+        let line = line.trim();
+        let in_config = self.model.modes[mode_before].level == Level::Config;
+        if in_config && (self.style.is_commit(line) || self.style.abort.as_deref() == Some(line)) {
+            self.config
+                .take_line(&self.style, &mut self.candidate, line);
+            return;
+        }
+        if let Some(save) = &self.style.save
+            && save
+                .split_whitespace()
+                .eq(command.words.iter().map(|w| match w {
+                    Word::Key(k) => k.as_str(),
+                    _ => "\0",
+                }))
+        {
+            match command.action {
+                Some(Action::Confirm { .. }) => self.save_asked = true,
+                _ => self.config.save(),
+            }
+            return;
+        }
+        let enters_config = |mode: &str| self.model.modes[mode].level == Level::Config;
+        let statement = command.say.is_none()
+            && command.show.is_none()
+            && match &command.action {
+                None => true,
+                Some(Action::Mode { mode }) => enters_config(mode),
+                Some(_) => false,
+            };
+        if !in_config || !statement {
+            return;
+        }
+        // A line inside a sub-mode (an interface's) shows indented under the line that
+        // entered it, as running configurations list them.
+        let nested = self.model.modes[mode_before]
+            .parent
+            .as_deref()
+            .is_some_and(enters_config);
+        let shown = if nested && command.action.is_none() {
+            format!(" {line}")
+        } else {
+            line.to_owned()
+        };
+        self.config
+            .take_line(&self.style, &mut self.candidate, &shown);
     }
 
     fn level(&self) -> Level {
@@ -251,7 +335,15 @@ impl DeviceCli {
             _ => line,
         };
         match resolve(line, &self.model.commands, available) {
-            Ok((index, args, rest)) => self.run(&self.model.commands[index], &args, rest, facts),
+            Ok((index, args, rest)) => {
+                let model = self.model;
+                let command = &model.commands[index];
+                let mode_before = self.mode.clone();
+                self.save_asked = false;
+                let step = self.run(command, &args, rest, facts);
+                self.track_configuration(command, &mode_before, line);
+                step
+            }
             Err(error) => Step::Print(self.error_text(error, line, facts)),
         }
     }
@@ -333,7 +425,15 @@ impl DeviceCli {
         }
         let arg = [("arg", args.last().copied().unwrap_or_default().to_owned())];
         match (&command.show, &command.say) {
-            (Some(show), _) => Step::Show(self.show(show, command.pad.as_deref(), facts, &arg)),
+            (Some(show), _) => {
+                let changes: String = self
+                    .config
+                    .added_lines()
+                    .iter()
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                Step::Show(self.show(show, command.pad.as_deref(), facts, &arg, &changes))
+            }
             (None, Some(say)) => Step::Print(self.render(say, facts, &arg)),
             (None, None) => Step::Print(String::new()),
         }
@@ -342,27 +442,33 @@ impl DeviceCli {
     /// A command's output; `{{pad}}` repeats `pad` until the output reaches the device's
     /// running-configuration size, and `{{size}}` is the size, in bytes as sent (`\r\n`
     /// lines), of everything after the line holding it — IOS' `Current configuration : N
-    /// bytes`.
+    /// bytes`. `{{changes}}` is the lines configuration changes added, on top of the padded
+    /// size (a change adds to the configuration, as on the device).
     fn show(
         &self,
         show: &str,
         pad: Option<&str>,
         facts: &Facts,
         extra: &[(&str, String)],
+        changes: &str,
     ) -> String {
         const SIZE_MARK: &str = "\u{0}size\u{0}";
+        const CHANGES_MARK: &str = "\u{0}changes\u{0}";
         let mut marks = vec![
             ("size", SIZE_MARK.to_owned()),
             ("pad", "\u{0}pad\u{0}".to_owned()),
+            ("changes", CHANGES_MARK.to_owned()),
         ];
         marks.extend(extra.iter().cloned());
         let text = self.render(show, facts, &marks);
+        let unpadded =
+            facts.running_config_bytes + text.matches(CHANGES_MARK).count() * CHANGES_MARK.len();
         let text = match (pad, text.split_once("\u{0}pad\u{0}")) {
             (Some(block), Some((head, tail))) => {
                 let mut out = String::with_capacity(facts.running_config_bytes + 1024);
                 out.push_str(head);
                 let mut n = 1usize;
-                while out.len() + tail.len() < facts.running_config_bytes {
+                while out.len() + tail.len() < unpadded {
                     let extra = [("n", n.to_string()), ("vlan", (n % 4094 + 1).to_string())];
                     out.push_str(&template::render(block, &PadVars(&extra)));
                     n += 1;
@@ -372,6 +478,7 @@ impl DeviceCli {
             }
             _ => text,
         };
+        let text = text.replace(CHANGES_MARK, changes);
         match text.find(SIZE_MARK) {
             Some(at) => {
                 let after = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);

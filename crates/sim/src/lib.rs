@@ -16,6 +16,7 @@
 //! It never prints; the `netsweep-sim` binary's [`cli`] is the one place that does.
 
 pub mod cli;
+mod config_state;
 mod device_cli;
 mod facts;
 mod fleet;

@@ -402,7 +402,7 @@ impl Model {
             templates.extend(m.above.as_deref().map(|a| (a, &[][..])));
         }
         for c in &self.commands {
-            const SHOW_VARS: &[&str] = &["pad", "size", "arg"];
+            const SHOW_VARS: &[&str] = &["pad", "size", "arg", "changes"];
             const PAD_VARS: &[&str] = &["n", "vlan"];
             templates.extend(c.say.as_deref().map(|t| (t, ARG)));
             templates.extend(c.show.as_deref().map(|t| (t, SHOW_VARS)));

@@ -676,7 +676,8 @@ async fn cli_conversation(t: &mut Terminal) -> Result<(), Gone> {
     }
     let (user, options) = split_login(model, &t.login_name);
     let mode = login_mode(model, &spec.behaviour, &user);
-    let mut cli = DeviceCli::new(model, &spec.hostname, &user, mode);
+    let mut cli = DeviceCli::new(model, &spec.hostname, &user, mode)
+        .with_configuration(Arc::clone(&device.configuration));
     apply_login_options(&mut cli, &options);
     let banner = cli.render_text(&model.banner, facts);
     t.write(crlf(&format!("{banner}{}", cli.prompt(facts))))
@@ -726,6 +727,7 @@ async fn cli_conversation(t: &mut Terminal) -> Result<(), Gone> {
                     Typed::CtrlZ => String::new(),
                 };
                 let reply = if answer.trim_start().starts_with(['y', 'Y']) {
+                    cli.confirmed();
                     yes
                 } else {
                     no
@@ -819,7 +821,8 @@ async fn exec_conversation(t: &mut Terminal, command: &str) -> Result<(), Gone> 
             // A network device runs an exec request as one command at the login's level.
             let (user, _) = split_login(model, &t.login_name);
             let mode = login_mode(model, &spec.behaviour, &user);
-            let mut cli = DeviceCli::new(model, &spec.hostname, &user, mode);
+            let mut cli = DeviceCli::new(model, &spec.hostname, &user, mode)
+                .with_configuration(Arc::clone(&device.configuration));
             let text = match cli.execute(command, &device.facts) {
                 Step::Print(text) | Step::Show(text) => text,
                 Step::AskEnableSecret(_) | Step::Confirm { .. } | Step::Exit => String::new(),

@@ -34,6 +34,7 @@ pub fn job(target: DeviceTarget, commands: &[&str], known_hosts: &Path) -> Job {
         platform_definition: None,
         named_commands: Vec::new(),
         parse: None,
+        change: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! simulator for `cisco_ios` and every other platform of the table. One test binary; each module is one kind of server.
 
 mod cisco_ios;
+mod config;
 mod linux;
 mod platforms;
 mod sim_linux;
