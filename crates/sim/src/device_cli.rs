@@ -578,6 +578,47 @@ mod tests {
     }
 
     #[test]
+    fn a_committing_platform_keeps_lines_in_the_candidate_until_commit() {
+        let f = facts();
+        let config = Arc::new(DeviceConfig::default());
+        let xr = model("cisco_xr").unwrap();
+        let session = || {
+            DeviceCli::new(xr, "r1", "admin", "privileged").with_configuration(Arc::clone(&config))
+        };
+        let mut cli = session();
+        for line in ["configure terminal", "interface Gi0/0/0/1", "description a"] {
+            cli.execute(line, &f);
+        }
+        assert!(config.added_lines().is_empty());
+        cli.execute("abort", &f);
+        assert_eq!(cli.mode, "privileged");
+        for line in [
+            "configure terminal",
+            "interfaze Gi0/0/0/2",
+            "interface Gi0/0/0/2",
+            "description b",
+            "commit",
+            "end",
+        ] {
+            cli.execute(line, &f);
+        }
+        // The refused line and the aborted candidate are not there; the sub-mode's line is
+        // indented under the line that entered it.
+        assert_eq!(
+            config.added_lines(),
+            ["interface Gi0/0/0/2", " description b"]
+        );
+        let Step::Show(text) = session().execute("show running-config", &f) else {
+            panic!("no output");
+        };
+        assert!(
+            text.contains("\ninterface Gi0/0/0/2\n description b\n"),
+            "{text}"
+        );
+        assert_eq!(config.counts().commits, 1);
+    }
+
+    #[test]
     fn running_config_reaches_its_size() {
         let f = Facts::new(7, "r1", 0, 2 * 1024 * 1024, "FTX");
         let mut cli = ios(true);
