@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use netsweep_protocol::{DeviceTarget, Secret};
+use netsweep_protocol::{DeviceTarget, Secret, Transport};
 
 use crate::duration;
 use crate::error::{Location, Problem, ProblemKind};
@@ -36,6 +36,7 @@ enum Slot {
     Deadline,
     Groups,
     Simulate,
+    Transport,
 }
 
 const FIELDS: &[(&str, Slot)] = &[
@@ -44,6 +45,7 @@ const FIELDS: &[(&str, Slot)] = &[
     ("host", Slot::Host),
     ("ip", Slot::Host),
     ("port", Slot::Port),
+    ("transport", Slot::Transport),
     ("username", Slot::Username),
     ("password", Slot::Password),
     ("password_env", Slot::Password),
@@ -77,6 +79,7 @@ pub(crate) const ENTRY_FIELDS: &[&str] = &{
 const DEFAULTS_FIELDS: &[&str] = &[
     "device_type",
     "port",
+    "transport",
     "username",
     "password",
     "password_env",
@@ -179,6 +182,13 @@ pub(crate) struct Reader<'a> {
     file_secrets: HashMap<PathBuf, Result<String, ProblemKind>>,
     key_files: HashMap<PathBuf, Result<(), String>>,
     has_defaults: bool,
+}
+
+/// What a `device_type` name says: the canonical platform, and the transport when the name
+/// implies one (`cisco_ios_telnet`); other names leave it to `transport:` (SSH by default).
+struct DeviceType {
+    platform: String,
+    transport: Option<Transport>,
 }
 
 /// The field map of one entry (or of `defaults:`) after spelling checks.
@@ -437,6 +447,8 @@ impl<'a> Reader<'a> {
             return None;
         };
         let mut fields = self.collect_fields(pairs, "device entry", ENTRY_FIELDS);
+        let own_device_type = fields.contains_key(&Slot::DeviceType);
+        let own_transport = fields.contains_key(&Slot::Transport);
         for (slot, field) in defaults {
             fields.entry(*slot).or_insert(*field);
         }
@@ -446,14 +458,25 @@ impl<'a> Reader<'a> {
         let explicit_name = fields
             .get(&Slot::Name)
             .and_then(|f| self.name(f).map(|n| (n, position(f.value))));
-        let platform = self.required(&fields, Slot::DeviceType, "device_type", entry);
-        let platform = platform.and_then(|f| self.device_type(f));
+        let device_type = self.required(&fields, Slot::DeviceType, "device_type", entry);
+        let device_type = device_type.and_then(|f| self.device_type(f));
+        let transport = match (fields.get(&Slot::Transport), &device_type) {
+            (Some(f), Some(dt)) => {
+                // An entry's own device type outranks a transport from `defaults:`.
+                let defaults_only = own_device_type && !own_transport;
+                self.transport(f, dt, defaults_only)
+            }
+            (Some(f), None) => self.transport_value(f),
+            (None, Some(dt)) => Some(dt.transport.unwrap_or_default()),
+            (None, None) => None,
+        };
+        let platform = device_type.map(|dt| dt.platform);
         let host = self
             .required(&fields, Slot::Host, "host", entry)
             .and_then(|f| self.host(f));
         let port = match fields.get(&Slot::Port) {
             Some(f) => self.port(f),
-            None => Some(22),
+            None => transport.map(Transport::default_port),
         };
         let username = self
             .required(&fields, Slot::Username, "username", entry)
@@ -491,6 +514,7 @@ impl<'a> Reader<'a> {
                     host: host?,
                     port: port?,
                     platform: platform?,
+                    transport: transport?,
                     username: username?,
                     password,
                     secret,
@@ -569,17 +593,24 @@ impl<'a> Reader<'a> {
         self.plain_string(f)
     }
 
-    fn device_type(&mut self, f: &Field<'_>) -> Option<String> {
+    fn device_type(&mut self, f: &Field<'_>) -> Option<DeviceType> {
         let written = self.text(f)?;
         if let Some((_, canonical)) = self.platforms.iter().find(|(w, _)| *w == written) {
-            return Some((*canonical).to_owned());
+            let transport = netsweep_platform::builtin()
+                .resolve(written)
+                .map(|t| t.transport)
+                .filter(|t| *t == Transport::Telnet);
+            return Some(DeviceType {
+                platform: (*canonical).to_owned(),
+                transport,
+            });
         }
         let mut supported: Vec<String> =
             self.platforms.iter().map(|(w, _)| w.to_string()).collect();
         supported.sort();
         supported.dedup();
-        let hint = if written.ends_with("_telnet") || written.ends_with("_serial") {
-            "; netsweep connects over SSH only"
+        let hint = if written.ends_with("_serial") {
+            "; netsweep does not connect over serial lines"
         } else {
             ""
         };
@@ -592,6 +623,45 @@ impl<'a> Reader<'a> {
             },
         );
         None
+    }
+
+    /// `ssh` or `telnet`.
+    fn transport_value(&mut self, f: &Field<'_>) -> Option<Transport> {
+        let written = self.text(f)?;
+        match written.parse() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.invalid(f, format!("`{written}` is not a transport (ssh or telnet)"));
+                None
+            }
+        }
+    }
+
+    /// The `transport` field against the one a `*_telnet` device type implies. When
+    /// `defaults_only` (the field comes from `defaults:`, the device type from the entry), the
+    /// device type wins; otherwise saying both ways is a mistake.
+    fn transport(
+        &mut self,
+        f: &Field<'_>,
+        device_type: &DeviceType,
+        defaults_only: bool,
+    ) -> Option<Transport> {
+        let written = self.transport_value(f)?;
+        match device_type.transport {
+            Some(implied) if implied != written => {
+                if defaults_only {
+                    return Some(implied);
+                }
+                self.invalid(
+                    f,
+                    format!(
+                        "`{written}` contradicts the device_type, which connects over {implied}"
+                    ),
+                );
+                None
+            }
+            _ => Some(written),
+        }
     }
 
     fn host(&mut self, f: &Field<'_>) -> Option<String> {

@@ -6,14 +6,14 @@
 //!
 //! This crate must stay small and dependency-light (serde, serde_json, thiserror): it does no
 //! I/O beyond reading and writing frames on a byte stream it is handed, and it knows nothing of
-//! SSH, YAML, threads or processes.
+//! SSH, telnet, YAML, threads or processes.
 
 pub mod frame;
 pub mod job;
 pub mod outcome;
 
 pub use frame::{CoordinatorMessage, FrameError, WorkerMessage};
-pub use job::{DeviceTarget, HostKeyPolicy, Job, JobId, Secret, Timeouts, host_port};
+pub use job::{DeviceTarget, HostKeyPolicy, Job, JobId, Secret, Timeouts, Transport, host_port};
 pub use outcome::{AttemptSummary, CommandOutput, DeviceRecord, Outcome, Stage, Timings};
 
 /// Version of the frame protocol. A coordinator and a worker of different versions refuse to
