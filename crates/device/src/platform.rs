@@ -112,7 +112,9 @@ pub const DRIVERS: &[Driver] = &[CISCO_IOS, LINUX];
 pub const DEVICE_TYPES: &[(&str, &str)] = &[
     ("cisco_ios", "cisco_ios"),
     ("cisco_xe", "cisco_ios"),
+    ("cisco_ios_telnet", "cisco_ios"),
     ("linux", "linux"),
+    ("linux_telnet", "linux"),
 ];
 
 /// `(name as written in devices.yaml, canonical platform)` for every supported device type.

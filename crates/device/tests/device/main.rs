@@ -1,9 +1,11 @@
-//! The device crate against real SSH servers: OpenSSH's `sshd` for `linux`, the project's
-//! simulator for `cisco_ios`. One test binary; each module is one kind of server.
+//! The device crate against real servers: OpenSSH's `sshd` for `linux`, the project's
+//! simulator for `cisco_ios` (and both over telnet). One test binary; each module is one kind
+//! of server.
 
 mod cisco_ios;
 mod linux;
 mod sim_linux;
+mod telnet;
 
 use netsweep_device::{SessionContext, run_job};
 use netsweep_protocol::{DeviceRecord, Job, Outcome, Stage};
