@@ -13,3 +13,4 @@ mod run_parse;
 mod shards;
 mod supervision;
 mod sweep;
+mod telnet;

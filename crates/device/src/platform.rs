@@ -100,7 +100,9 @@ const LINUX: Driver = Driver {
     session_setup: &[],
     enable: None,
     pager_marker: None,
-    error_markers: &[],
+    // Over a shell (telnet) there is no exit status: the shell's own complaint marks a
+    // command it could not run. Exec channels use the exit status instead.
+    error_markers: &["bash: ", "-bash: ", "sh: ", "-sh: "],
     exit_command: "exit",
     password_methods: &["password", "keyboard-interactive"],
 };

@@ -13,11 +13,25 @@ use netsweep_testkit::temp_dir;
 
 use crate::{assert_outcome, job, run};
 
-/// The platforms the simulator serves, each with a command that works on it and a command
-/// that prints `running_config_bytes` of output.
-const PLATFORMS: &[(Platform, &str, &str)] = &[
-    (Platform::CiscoIos, "show clock", "show running-config"),
-    (Platform::Linux, "hostname", "cat /var/log/syslog"),
+/// The platforms the simulator serves, each with a command that works on it, a command that
+/// prints `running_config_bytes` of output, and one it does not know with the start of its
+/// complaint.
+const PLATFORMS: &[(Platform, &str, &str, (&str, &str))] = &[
+    (
+        Platform::CiscoIos,
+        "show clock",
+        "show running-config",
+        ("show bogus thing", "% Invalid input"),
+    ),
+    (
+        Platform::Linux,
+        "hostname",
+        "cat /var/log/syslog",
+        (
+            "no-such-command",
+            "bash: no-such-command: command not found",
+        ),
+    ),
 ];
 
 /// One simulated device over telnet, named after its platform.
@@ -76,7 +90,7 @@ fn assert_no_password(record: &DeviceRecord, password: &str) {
 
 #[test]
 fn every_platform_logs_in_by_its_prompts_and_runs_commands() {
-    for &(platform, command, _) in PLATFORMS {
+    for &(platform, command, ..) in PLATFORMS {
         let (fleet, spec) = fleet(platform, Behaviour::default());
         let dir = temp_dir();
         let j = telnet_job(&fleet, &spec, dir.path(), &[command, command]);
@@ -160,7 +174,7 @@ fn a_privilege_15_login_needs_no_enable() {
 
 #[test]
 fn a_wrong_password_is_auth_failed_after_one_try() {
-    for &(platform, command, _) in PLATFORMS {
+    for &(platform, command, ..) in PLATFORMS {
         let (fleet, spec) = fleet(platform, Behaviour::default());
         let dir = temp_dir();
         let mut j = telnet_job(&fleet, &spec, dir.path(), &[command]);
@@ -188,7 +202,7 @@ fn a_wrong_password_is_auth_failed_after_one_try() {
 
 #[test]
 fn the_auth_fault_is_auth_failed() {
-    for &(platform, command, _) in PLATFORMS {
+    for &(platform, command, ..) in PLATFORMS {
         let (fleet, spec) = fleet(
             platform,
             Behaviour {
@@ -292,26 +306,22 @@ fn a_two_megabyte_running_config_arrives_intact() {
 
 #[test]
 fn an_unknown_command_is_a_command_error_and_the_session_goes_on() {
-    let (fleet, spec) = fleet(Platform::CiscoIos, Behaviour::default());
-    let dir = temp_dir();
-    let j = telnet_job(
-        &fleet,
-        &spec,
-        dir.path(),
-        &["show clock", "show bogus thing", "show clock"],
-    );
-    let (record, _) = run(&j, &SessionContext::new());
-    assert_outcome(&record, Outcome::CommandError);
-    assert_eq!(record.outputs.len(), 3);
-    assert!(
-        record.outputs[1]
-            .error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("% Invalid input")),
-        "{:?}",
-        record.outputs[1]
-    );
-    assert!(record.outputs[2].error.is_none());
+    for &(platform, command, _, (unknown, complaint)) in PLATFORMS {
+        let (fleet, spec) = fleet(platform, Behaviour::default());
+        let dir = temp_dir();
+        let j = telnet_job(&fleet, &spec, dir.path(), &[command, unknown, command]);
+        let (record, _) = run(&j, &SessionContext::new());
+        assert_outcome(&record, Outcome::CommandError);
+        assert_eq!(record.outputs.len(), 3, "{platform}");
+        let error = record.outputs[1].error.as_deref();
+        assert!(
+            error.is_some_and(|e| e.starts_with(complaint)),
+            "{platform}: {:?}",
+            record.outputs[1]
+        );
+        assert!(record.outputs[0].error.is_none() && record.outputs[2].error.is_none());
+        assert!(record.message.contains(unknown), "{}", record.message);
+    }
 }
 
 #[test]
@@ -321,7 +331,7 @@ fn a_device_gone_silent_times_out_in_the_stage_it_went_silent_in() {
         (Fault::HangBanner, Stage::Handshake),
         (Fault::HangAfterAuth, Stage::Prompt),
     ] {
-        for &(platform, command, _) in PLATFORMS {
+        for &(platform, command, ..) in PLATFORMS {
             let (fleet, spec) = fleet(
                 platform,
                 Behaviour {
@@ -375,7 +385,7 @@ fn garbage_instead_of_a_prompt_is_a_protocol_error() {
 
 #[test]
 fn hangs_and_drops_mid_output_keep_the_partial_output() {
-    for &(platform, _, big) in PLATFORMS {
+    for &(platform, _, big, _) in PLATFORMS {
         for (fault, expected) in [
             (
                 Fault::HangMidOutput,
