@@ -4,6 +4,7 @@
 //! One test binary, so the crates link once; helpers live in `harness`.
 
 mod compare;
+mod completions;
 mod deploy;
 mod harness;
 mod parse;
@@ -14,3 +15,4 @@ mod shards;
 mod supervision;
 mod sweep;
 mod telnet;
+mod test_script;
