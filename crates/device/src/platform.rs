@@ -100,9 +100,19 @@ const LINUX: Driver = Driver {
     session_setup: &[],
     enable: None,
     pager_marker: None,
-    // Over a shell (telnet) there is no exit status: the shell's own complaint marks a
-    // command it could not run. Exec channels use the exit status instead.
-    error_markers: &["bash: ", "-bash: ", "sh: ", "-sh: "],
+    // Over a shell (telnet) there is no exit status: the shell's own complaint, which starts
+    // with the name it was started by, marks a command it could not run. Exec channels use
+    // the exit status instead.
+    error_markers: &[
+        "bash: ",
+        "-bash: ",
+        "/bin/bash: ",
+        "sh: ",
+        "-sh: ",
+        "/bin/sh: ",
+        "ash: ",
+        "-ash: ",
+    ],
     exit_command: "exit",
     password_methods: &["password", "keyboard-interactive"],
 };

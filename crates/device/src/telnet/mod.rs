@@ -34,9 +34,13 @@ use crate::tcp::{Interest, TcpLink};
 /// The terminal type netsweep names when asked (the same as its SSH PTY's).
 const TERMINAL_TYPE: &str = "VT100";
 
-/// The window netsweep reports (NAWS): as wide as its SSH PTY, and as tall as NAWS allows,
-/// so that a device that pages by the window never pages a command's output.
-const WINDOW: (u16, u16) = (511, u16::MAX);
+/// The window netsweep reports (NAWS): about as wide as its SSH PTY (511) and far taller than
+/// any page, so that a device that pages by the window never pages a command's output. No
+/// byte of either is 255: the encoder doubles such a byte as RFC 855 says, but servers that
+/// read NAWS as a fixed 9 bytes (BusyBox telnetd among them) then take the rest of the
+/// subnegotiation for typed input, and it lands in front of the user name. 32,000 also suits
+/// a server that keeps the size in a signed 16-bit field.
+const WINDOW: (u16, u16) = (510, 32_000);
 
 /// Options netsweep performs when the device asks.
 const LOCAL_OPTIONS: OptionSet = OptionSet::of(&[opt::TERMINAL_TYPE, opt::NAWS]);

@@ -1,7 +1,8 @@
 //! The device crate against real servers: OpenSSH's `sshd` for `linux`, the project's
-//! simulator for `cisco_ios` (and both over telnet). One test binary; each module is one kind
+//! simulator for `cisco_ios` (and both over telnet), BusyBox's `telnetd` for telnet. One test binary; each module is one kind
 //! of server.
 
+mod busybox;
 mod cisco_ios;
 mod linux;
 mod sim_linux;
