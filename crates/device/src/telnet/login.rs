@@ -94,6 +94,17 @@ pub(crate) fn wait_for_login(
             Some(n) => {
                 keep(&mut seen, &buf[..n]);
                 quiet_since = Instant::now();
+                if let Some(banner) = ssh_banner(&seen) {
+                    return Err(SessionError::Protocol {
+                        stage,
+                        detail: format!(
+                            "the port answers with an SSH banner ({banner:?}): it speaks SSH, \
+                             not telnet; drop `transport: telnet` or the `_telnet` device type, \
+                             or give the telnet port"
+                        ),
+                        source: None,
+                    });
+                }
                 let (line, _) = text::last_line(&seen);
                 if let Some(asked) = asked_by(&line, driver) {
                     tracing::debug!(?asked, "telnet: the device asks for a login");
@@ -114,6 +125,17 @@ pub(crate) fn wait_for_login(
             }
         }
     }
+}
+
+/// The SSH identification line a server sends first (RFC 4253 4.2), if `seen` starts with
+/// one: a telnet client pointed at an SSH port would otherwise wait for a login prompt until
+/// its timeout and report only that none came.
+fn ssh_banner(seen: &[u8]) -> Option<String> {
+    let line = seen.split(|&b| b == b'\n').next()?;
+    line.starts_with(b"SSH-").then(|| {
+        let shown = String::from_utf8_lossy(line);
+        shown.trim_end().chars().take(40).collect()
+    })
 }
 
 /// Answers the login prompts, starting with `first`, until the device shows its CLI prompt.

@@ -384,6 +384,29 @@ fn garbage_instead_of_a_prompt_is_a_protocol_error() {
 }
 
 #[test]
+fn telnet_to_an_ssh_port_says_so_at_once() {
+    let spec = DeviceSpec::new("ssh-only", Platform::CiscoIos);
+    let fleet = Fleet::start(FleetSpec {
+        seed: 11,
+        devices: vec![spec.clone()],
+    })
+    .expect("start the simulated fleet");
+    let dir = temp_dir();
+    let mut j = telnet_job(&fleet, &spec, dir.path(), &["show clock"]);
+    // Long enough that waiting for a login prompt would end as timed_out, not this.
+    j.timeouts.command = Duration::from_secs(30);
+    let (record, _) = run(&j, &SessionContext::new());
+    assert_outcome(&record, Outcome::ProtocolError);
+    assert!(
+        record.message.starts_with("handshake: ")
+            && record.message.contains("SSH banner (\"SSH-2.0-")
+            && record.message.contains("it speaks SSH, not telnet"),
+        "{}",
+        record.message
+    );
+}
+
+#[test]
 fn hangs_and_drops_mid_output_keep_the_partial_output() {
     for &(platform, _, big, _) in PLATFORMS {
         for (fault, expected) in [
