@@ -4,8 +4,8 @@
     python3 bench/run.py <benchmark>... [--quick] [--repeat N] [--no-build]
     python3 bench/run.py all
 
-Benchmarks: sweep, pools, hang, journal, latency, throughput, scaling, python, telnet, memory,
-all.
+Benchmarks: sweep, pools, hang, journal, latency, throughput, scaling, python, telnet, parse,
+memory, all.
 See bench/README.md for what each one measures and what it does not.
 
 Every fleet is served by `netsweep-sim` on loopback addresses only (127.x.y.z), bounded in size,
@@ -260,13 +260,14 @@ def entries(inventory: Path) -> list[tuple[str, str]]:
 
 def netsweep(inventory: Path, pool: str, workers: int, workdir: Path, *,
              journal: Path | None = None, deadline: str | None = None,
-             keep_output: bool = False, sample_workers: bool = False) -> dict:
+             keep_output: bool = False, sample_workers: bool = False,
+             command: str = COMMAND, extra: tuple[str, ...] = ()) -> dict:
     """One `netsweep run`; returns its --stats figures plus our own wall clock."""
     stats = workdir / "stats.json"
     stats.unlink(missing_ok=True)
-    args = [str(NETSWEEP), "run", "-i", str(inventory), "-c", COMMAND, "--pool", pool,
+    args = [str(NETSWEEP), "run", "-i", str(inventory), "-c", command, "--pool", pool,
             "-w", str(workers), "--format", "jsonl", "--no-progress",
-            "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats)]
+            "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats), *extra]
     args += ["--journal", str(journal)] if journal else ["--no-journal"]
     if deadline:
         args += ["--deadline", deadline]
@@ -782,14 +783,61 @@ def bench_python(opts, work: Path) -> dict:
             "met": ratio >= 5, "table": text}
 
 
+def parse_templates() -> Path:
+    """ntc-templates for `parse`: the shared copy beside the project, else the data directory
+    `netsweep templates fetch` fills."""
+    shared = ROOT.parent / "shared" / "ntc-fixtures" / "templates"
+    if (shared / "index").exists():
+        return shared
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    fetched = data / "netsweep" / "ntc-templates"
+    if not (fetched / "index").exists():
+        raise RuntimeError("no ntc-templates: run `netsweep templates fetch` first")
+    return fetched
+
+
+def bench_parse(opts, work: Path) -> dict:
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 3
+    templates = parse_templates()
+    parse = ("--parse", "--templates", str(templates))
+    runs: dict[tuple[str, bool], list[dict]] = {}
+    with fleet(work, "parse", n, 69) as (inv, _):
+        warm_up(inv, work)
+        for _ in range(repeat):  # alternate, so every variant sees the same machine state
+            for pool in ("threads", "processes"):
+                for parsed in (False, True):
+                    runs.setdefault((pool, parsed), []).append(netsweep(
+                        inv, pool, w, work, command="show version",
+                        extra=parse if parsed else ()))
+    rate = {k: median_rate(r) for k, r in runs.items()}
+    rows, goals = [], {}
+    for pool in ("threads", "processes"):
+        cost = 1 - rate[(pool, True)] / rate[(pool, False)]
+        goals[pool] = cost <= 0.10
+        for parsed in (False, True):
+            r = runs[(pool, parsed)]
+            rows.append([pool, "--parse" if parsed else "raw", w, n, spread(walls(r)),
+                         rate[(pool, parsed)], failures(r),
+                         f"{cost:.1%}" if parsed else "", verdict(goals[pool]) if parsed else ""])
+    text = table(f"parse: {n} instant devices, `show version`, -w {w}, with and without --parse "
+                 f"(ntc-templates from {templates}), alternating runs ({repeat} each)",
+                 ["pool", "output", "workers", "devices", "wall s median (min … max)",
+                  "devices/s", "failed", "throughput cost", "goal <= 10 %"], rows)
+    return {"devices": n, "workers": w, "templates": str(templates),
+            "runs": {f"{p}/{'parse' if k else 'raw'}": r for (p, k), r in runs.items()},
+            "rate_median": {f"{p}/{'parse' if k else 'raw'}": v for (p, k), v in rate.items()},
+            "goals": {f"{p}_cost<=10%": g for p, g in goals.items()}, "table": text}
+
+
 def bench_telnet(opts, work: Path) -> dict:
     n = 200 if opts.quick else 1000
     counts = [32, 256]
     repeat = opts.repeat or 3
     python = ensure_netmiko()
     rates: dict[str, list[dict]] = {}
-    with fleet(work, "tn-ssh", n, 70) as (ssh_inv, _), \
-            fleet(work, "tn-telnet", n, 71, transport="telnet") as (telnet_inv, _):
+    with fleet(work, "tn-ssh", n, 72) as (ssh_inv, _), \
+            fleet(work, "tn-telnet", n, 73, transport="telnet") as (telnet_inv, _):
         warm_up(ssh_inv, work)
         inventories = {"ssh": ssh_inv, "telnet": telnet_inv}
         for w in counts:
@@ -843,6 +891,7 @@ BENCHMARKS = {
     "scaling": bench_scaling,
     "python": bench_python,
     "telnet": bench_telnet,
+    "parse": bench_parse,
 }
 
 

@@ -15,4 +15,5 @@ mod shards;
 mod supervision;
 mod sweep;
 mod telnet;
+mod templates_fetch;
 mod test_script;
