@@ -46,6 +46,7 @@ fn record(i: usize, output: &str) -> DeviceRecord {
         worker: "w0".into(),
         attempt: 1,
         previous_attempts: vec![],
+        change: None,
     }
 }
 

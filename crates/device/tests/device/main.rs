@@ -4,6 +4,7 @@
 
 mod busybox;
 mod cisco_ios;
+mod config;
 mod linux;
 mod sim_linux;
 mod telnet;
