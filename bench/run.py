@@ -4,7 +4,8 @@
     python3 bench/run.py <benchmark>... [--quick] [--repeat N] [--no-build]
     python3 bench/run.py all
 
-Benchmarks: sweep, config, pools, hang, journal, latency, throughput, scaling, python, memory, all.
+Benchmarks: sweep, config, pools, hang, journal, latency, throughput, scaling, python, telnet,
+parse, memory, all.
 See bench/README.md for what each one measures and what it does not.
 
 Every fleet is served by `netsweep-sim` on loopback addresses only (127.x.y.z), bounded in size,
@@ -156,7 +157,7 @@ class Simulator:
 
     def __init__(self, workdir: Path, label: str, count: int, base_addr: str, seed: int,
                  latency: str | None = None, faults: str | None = None,
-                 duration_s: int = 900):
+                 duration_s: int = 900, transport: str | None = None):
         self.inventory = workdir / f"{label}.yaml"
         self.expected = workdir / f"{label}.expected.json"
         self.out = workdir / f"{label}.sim.out"
@@ -170,6 +171,8 @@ class Simulator:
             self.args += ["--latency", latency]
         if faults:
             self.args += ["--faults", faults]
+        if transport:
+            self.args += ["--transport", transport]
         self.proc: subprocess.Popen | None = None
         self.ready_line = ""
         self.siblings: list[Simulator] = [self]
@@ -216,7 +219,8 @@ class Simulator:
 
 @contextlib.contextmanager
 def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1,
-          latency: str | None = None, faults: str | None = None, duration_s: int = 900):
+          latency: str | None = None, faults: str | None = None, duration_s: int = 900,
+          transport: str | None = None):
     """A simulated fleet of `count` instant IOS devices and the one inventory listing them.
 
     Fleets above DEVICES_PER_SIM devices are split over several simulator processes (each on
@@ -228,7 +232,8 @@ def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1
             n = min(DEVICES_PER_SIM, count - part * DEVICES_PER_SIM)
             sims.append(stack.enter_context(Simulator(
                 workdir, f"{label}{part + 1}" if parts > 1 else label, n,
-                f"127.{first_octet + part}.0.1", seed + part, latency, faults, duration_s)))
+                f"127.{first_octet + part}.0.1", seed + part, latency, faults, duration_s,
+                transport)))
         for sim in sims:
             say(f"  {sim.ready_line}")
         sims[0].siblings = sims
@@ -858,6 +863,56 @@ def bench_parse(opts, work: Path) -> dict:
             "goals": {f"{p}_cost<=10%": g for p, g in goals.items()}, "table": text}
 
 
+def bench_telnet(opts, work: Path) -> dict:
+    n = 200 if opts.quick else 1000
+    counts = [32, 256]
+    repeat = opts.repeat or 3
+    python = ensure_netmiko()
+    rates: dict[str, list[dict]] = {}
+    with fleet(work, "tn-ssh", n, 72) as (ssh_inv, _), \
+            fleet(work, "tn-telnet", n, 73, transport="telnet") as (telnet_inv, _):
+        warm_up(ssh_inv, work)
+        inventories = {"ssh": ssh_inv, "telnet": telnet_inv}
+        for w in counts:
+            for _ in range(repeat):  # interleaved: all four see the same machine state
+                for pool in ("threads", "processes"):
+                    for transport, inv in inventories.items():
+                        rates.setdefault(f"{transport} {pool} {w}", []).append(
+                            netsweep(inv, pool, w, work))
+        # netmiko's cisco_ios_telnet on the same telnet fleet; small W sweep the first 25·W
+        # devices (its own sleeps make a full run minutes long per point).
+        netmiko_runs = {}
+        for w in (32, 128, 256):
+            netmiko_runs[w] = netmiko(python, telnet_inv, "threads", w, min(n, 25 * w))
+            say(f"  netmiko cisco_ios_telnet W={w}: {netmiko_runs[w]['rate']:.0f}/s "
+                f"({netmiko_runs[w].get('failed', 0)} failed)")
+    rows = []
+    for w in counts:
+        for pool in ("threads", "processes"):
+            ssh, telnet = (rates[f"{t} {pool} {w}"] for t in ("ssh", "telnet"))
+            rows.append([w, pool, median_rate(ssh), median_rate(telnet),
+                         median_rate(telnet) / median_rate(ssh),
+                         max(failures(ssh), failures(telnet))])
+    text = table(f"telnet: devices/s over SSH and over telnet, the same {n} instant simulated IOS "
+                 f"devices per transport, `{COMMAND}` (median of {repeat})",
+                 ["W", "pool", "ssh", "telnet", "telnet / ssh", "failed"], rows)
+    best_key = max(rates, key=lambda k: median_rate(rates[k]) if k.startswith("telnet") else 0)
+    ns = median_rate(rates[best_key])
+    nm_w = max(netmiko_runs, key=lambda w: netmiko_runs[w]["rate"])
+    nm = netmiko_runs[nm_w]
+    ratio = ns / nm["rate"]
+    text += "\n" + table("telnet: netsweep vs netmiko cisco_ios_telnet, each at its best W (issue 13)",
+                         ["figure", "value", "goal", "verdict"], [
+        [f"netsweep telnet {best_key.split()[1]} (W={best_key.split()[2]}, N={n})",
+         f"{ns:.0f}/s", "", ""],
+        [f"netmiko {nm['netmiko_version']} cisco_ios_telnet + ThreadPoolExecutor (W={nm_w}, "
+         f"N={nm['devices']}, {nm.get('failed', 0)} failed)", f"{nm['rate']:.1f}/s", "", ""],
+        ["netsweep / netmiko", f"{ratio:.1f}x", ">= 10x", verdict(ratio >= 10)],
+    ])
+    return {"devices": n, "runs": rates, "netmiko": {str(w): r for w, r in netmiko_runs.items()},
+            "netsweep_over_netmiko": ratio, "met": ratio >= 10, "table": text}
+
+
 BENCHMARKS = {
     "sweep": bench_sweep,
     "config": bench_config,
@@ -869,6 +924,7 @@ BENCHMARKS = {
     "throughput": bench_throughput,
     "scaling": bench_scaling,
     "python": bench_python,
+    "telnet": bench_telnet,
     "parse": bench_parse,
 }
 

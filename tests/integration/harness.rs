@@ -85,6 +85,7 @@ pub fn target_of(d: &DeviceSpec) -> DeviceTarget {
         host: d.addr.ip().to_string(),
         port: d.addr.port(),
         platform: d.platform.as_str().to_string(),
+        transport: d.transport,
         username: d.username.clone(),
         password: Some(Secret::new(d.password.clone())),
         secret: Some(Secret::new(d.secret.clone())),

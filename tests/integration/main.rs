@@ -15,5 +15,6 @@ mod run_parse;
 mod shards;
 mod supervision;
 mod sweep;
+mod telnet;
 mod templates_fetch;
 mod test_script;

@@ -14,7 +14,7 @@ use netsweep_journal::{
     SummaryAccumulator, SummaryStyle, plan_resume,
 };
 use netsweep_pool::{Cancel, CancelLevel, PoolConfig, PoolEvent, PoolKind, WorkerStart};
-use netsweep_protocol::{HostKeyPolicy, Job, Outcome, ParseSpec, Timeouts};
+use netsweep_protocol::{HostKeyPolicy, Job, Outcome, ParseSpec, Timeouts, Transport};
 use netsweep_shard::Shard;
 
 use crate::ExitStatus;
@@ -89,6 +89,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
             }
         });
     }
+
+    warn_of_clear_text(&jobs);
 
     // The simulator stays up for the whole run and stops when `_fleet` drops.
     let _fleet = if args.simulate {
@@ -435,6 +437,27 @@ fn build_jobs(
             change: None,
         })
         .collect()
+}
+
+/// Telnet sends the password (and everything else) unencrypted: said once per run, before
+/// any device is contacted, whenever a device of the sweep uses it.
+fn warn_of_clear_text(jobs: &[Job]) {
+    let telnet: Vec<&str> = jobs
+        .iter()
+        .filter(|j| j.target.transport == Transport::Telnet)
+        .map(|j| j.target.name.as_str())
+        .collect();
+    let Some(first) = telnet.first() else {
+        return;
+    };
+    let which = match telnet.len() {
+        1 => format!("device {first} connects"),
+        n => format!("{n} devices ({first}, …) connect"),
+    };
+    eprintln!(
+        "warning: {which} over telnet: passwords and everything else cross the network in \
+         clear text; use SSH wherever the device offers it"
+    );
 }
 
 fn pool_config(args: &RunArgs) -> anyhow::Result<PoolConfig> {

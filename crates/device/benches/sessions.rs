@@ -43,6 +43,7 @@ fn main() {
                 host: addr.ip().to_string(),
                 port: addr.port(),
                 platform: "cisco_ios".into(),
+                transport: Default::default(),
                 username: d.username.clone(),
                 password: Some(Secret::new(d.password.clone())),
                 secret: Some(Secret::new(d.secret.clone())),

@@ -76,7 +76,7 @@ impl<'d, S: CliStream> CliSession<'d, S> {
             let n = self
                 .stream
                 .read_some(&mut self.buf, deadline, stage)
-                .map_err(|e| self.no_prompt(e, &seen))?;
+                .map_err(|e| unrecognised(e, &seen, stage, "prompt"))?;
             if n == 0 {
                 return Err(SessionError::Lost {
                     stage,
@@ -94,31 +94,6 @@ impl<'d, S: CliStream> CliSession<'d, S> {
                 tracing::debug!(prompt = %self.prompt, "learned the prompt");
                 return Ok(());
             }
-        }
-    }
-
-    /// A timeout while learning the prompt is a protocol error when the device did talk (it
-    /// just never showed anything prompt-like), and a timeout when it stayed silent.
-    fn no_prompt(&self, err: SessionError, seen: &[u8]) -> SessionError {
-        match err {
-            SessionError::Timeout { .. } if seen.iter().any(|b| !b.is_ascii_whitespace()) => {
-                let (text, _) = text::clean(seen);
-                let line = text
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("");
-                let shown: String = line.trim().chars().take(40).collect();
-                SessionError::Protocol {
-                    stage: Stage::Prompt,
-                    detail: format!(
-                        "no prompt recognised in {} bytes of output (last line {shown:?})",
-                        seen.len()
-                    ),
-                    source: None,
-                }
-            }
-            other => other,
         }
     }
 
@@ -417,6 +392,37 @@ impl<'d, S: CliStream> CliSession<'d, S> {
             .stream
             .write_all(exit.as_bytes(), &deadline, Stage::Close);
         self.stream.close(&deadline);
+    }
+}
+
+/// A timeout while waiting for a prompt (the CLI's, or a login prompt) is a protocol error
+/// when the device did talk (it just never showed anything prompt-like), and a timeout when it
+/// stayed silent. `what` names the prompt waited for.
+pub(crate) fn unrecognised(
+    err: SessionError,
+    seen: &[u8],
+    stage: Stage,
+    what: &str,
+) -> SessionError {
+    match err {
+        SessionError::Timeout { .. } if seen.iter().any(|b| !b.is_ascii_whitespace()) => {
+            let (text, _) = text::clean(seen);
+            let line = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            let shown: String = line.trim().chars().take(40).collect();
+            SessionError::Protocol {
+                stage,
+                detail: format!(
+                    "no {what} recognised in {} bytes of output (last line {shown:?})",
+                    seen.len()
+                ),
+                source: None,
+            }
+        }
+        other => other,
     }
 }
 

@@ -75,6 +75,8 @@ pub(crate) enum SessionError {
         #[source]
         source: Option<Cause>,
     },
+    #[error("the device asks for a password and none is configured for user {user}")]
+    NoPassword { user: String },
     #[error("the device refused privileged mode{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     EnableRejected { detail: Option<String> },
     #[error("the device asks for an enable secret and none is configured")]
@@ -110,7 +112,8 @@ impl SessionError {
             | SessionError::KnownHosts { .. } => Stage::HostKey,
             SessionError::AuthRejected { .. }
             | SessionError::KeyFile { .. }
-            | SessionError::NoCredentials { .. } => Stage::Auth,
+            | SessionError::NoCredentials { .. }
+            | SessionError::NoPassword { .. } => Stage::Auth,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => Stage::Enable,
             SessionError::UnknownPlatform { .. } => default,
         }
@@ -136,7 +139,8 @@ impl SessionError {
             | SessionError::KnownHosts { .. } => Outcome::HostKeyMismatch,
             SessionError::AuthRejected { .. }
             | SessionError::KeyFile { .. }
-            | SessionError::NoCredentials { .. } => Outcome::AuthFailed,
+            | SessionError::NoCredentials { .. }
+            | SessionError::NoPassword { .. } => Outcome::AuthFailed,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => {
                 Outcome::EnableFailed
             }
@@ -149,7 +153,9 @@ impl SessionError {
         let stage = self.stage(current);
         let advice = match self {
             SessionError::Resolve { .. } => "check the host name",
-            SessionError::Refused { .. } => "check the address, the port and that SSH is enabled",
+            SessionError::Refused { .. } => {
+                "check the address, the port and that the device's SSH (or telnet) service is enabled"
+            }
             SessionError::ConnectTimeout { .. } | SessionError::Connect { .. } => {
                 "check the address and that the device is reachable"
             }
@@ -173,6 +179,7 @@ impl SessionError {
             SessionError::AuthRejected { .. } => "check the username, password or key",
             SessionError::KeyFile { .. } => "check the key_file path and its permissions",
             SessionError::NoCredentials { .. } => "configure a password or key_file",
+            SessionError::NoPassword { .. } => "configure the device's password",
             SessionError::EnableRejected { .. } => "check the enable secret",
             SessionError::NoEnableSecret => "configure the device's secret",
             SessionError::UnknownPlatform { .. } => "check the device_type",

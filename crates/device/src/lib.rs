@@ -1,16 +1,18 @@
-//! One session to one device: connect, log in (SSH: handshake, host key, authentication),
-//! drive the platform's CLI (or SSH exec channels), and classify how it ended.
+//! One session to one device: connect, log in (SSH: handshake, host key, authentication;
+//! telnet: option negotiation and the device's login prompts), drive the platform's CLI (or
+//! SSH exec channels), and classify how it ended.
 //!
 //! The entry point is [`run_job`]: it walks the stages connect → handshake → host_key → auth →
-//! prompt → enable → command → close, reports each stage as it enters it, times them, and
-//! returns a [`DeviceRecord`] whatever happens: it never panics on device behaviour and never
-//! waits without a bound (sockets are used non-blocking and every wait has a deadline taken
-//! from the job's timeouts; libssh2's `Session::set_timeout` is set too, as a backstop).
+//! prompt → enable → command → close (telnet has no host_key), reports each stage as it enters
+//! it, times them, and returns a [`DeviceRecord`] whatever happens: it never panics on device
+//! behaviour and never waits without a bound (sockets are used non-blocking and every wait has
+//! a deadline taken from the job's timeouts; libssh2's `Session::set_timeout` is set too, as a
+//! backstop).
 //!
-//! The transport seam: `tcp` opens the connection and waits on it; `ssh` (the only transport
-//! so far) logs in and hands the CLI session a `cli_stream::CliStream`; `cli_session` drives
-//! any such stream (prompt, paging, privilege, error markers, output clean-up); exec channels
-//! are SSH's alone. Errors are transport-neutral `SessionError`s.
+//! The transport seam: `tcp` opens the connection and waits on it; `ssh` or `telnet` (as the
+//! job's target says) logs in and hands the CLI session a `cli_stream::CliStream`;
+//! `cli_session` drives any such stream (prompt, paging, privilege, error markers, output
+//! clean-up); exec channels are SSH's alone. Errors are transport-neutral `SessionError`s.
 //!
 //! Platforms are data ([`platform::Driver`]): a new one is a table entry, not new code.
 //!
@@ -27,6 +29,7 @@ mod error;
 pub mod platform;
 mod ssh;
 mod tcp;
+mod telnet;
 mod text;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -34,6 +37,7 @@ use std::time::Instant;
 
 use netsweep_protocol::{
     ChangeReport, CommandOutput, DeviceRecord, HostKeyPolicy, Job, Outcome, Stage, Timings,
+    Transport,
 };
 
 use cli_session::CliSession;
@@ -183,6 +187,7 @@ pub fn run_job_with_driver(
         host: job.target.host.clone(),
         port: job.target.port,
         platform: job.target.platform.clone(),
+        transport: job.target.transport,
         outcome,
         message,
         outputs,
@@ -273,7 +278,12 @@ fn sweep(
     stages.enter(Stage::Connect);
     let connect_timeout = job.timeouts.connect.min(job.timeouts.deadline);
     let stream = tcp::connect(&job.target.host, job.target.port, connect_timeout)?;
-    ssh_session(stream, job, ctx, driver, overall, stages, outputs, change)
+    match job.target.transport {
+        Transport::Ssh => ssh_session(stream, job, ctx, driver, overall, stages, outputs, change),
+        Transport::Telnet => {
+            telnet_session(stream, job, ctx, driver, overall, stages, outputs, change)
+        }
+    }
 }
 
 /// The session over SSH: log in, then the CLI session over a PTY shell channel, or one exec
@@ -354,6 +364,49 @@ fn ssh_session(
     // Results are in; a device slow to say goodbye must not hold them up or change them.
     conn.close(timeout.min(std::time::Duration::from_secs(1)));
     Ok(())
+}
+
+/// The session over telnet: negotiate and log in by the device's prompts, then the CLI
+/// session over the same connection. Every platform is a CLI over telnet (a Unix host is its
+/// shell: telnet has no exec channels).
+#[allow(clippy::too_many_arguments)] // as `cli_session`: the session's parts, one per argument
+fn telnet_session(
+    stream: std::net::TcpStream,
+    job: &Job,
+    ctx: &SessionContext,
+    driver: &Driver,
+    overall: OverallDeadline,
+    stages: &mut StageClock<'_>,
+    outputs: &mut Vec<CommandOutput>,
+    change: &mut Option<ChangeReport>,
+) -> Result<(), SessionError> {
+    let timeout = job.timeouts.command;
+
+    stages.enter(Stage::Handshake);
+    let mut telnet = telnet::TelnetStream::new(stream, ctx.idle_hook())?;
+    let asked = telnet::login::wait_for_login(&mut telnet, driver, &overall.within(timeout))?;
+
+    stages.enter(Stage::Auth);
+    let mut password_sent = false;
+    telnet::login::log_in(
+        &mut telnet,
+        asked,
+        &job.target,
+        driver,
+        timeout,
+        overall,
+        &mut || {
+            stages.enter(Stage::Prompt);
+            password_sent = true;
+        },
+    )?;
+    if !password_sent {
+        stages.enter(Stage::Prompt);
+    }
+    let deadline = overall.within(timeout);
+    cli_session(
+        telnet, &deadline, job, driver, overall, stages, outputs, change,
+    )
 }
 
 /// The platform's CLI over any transport's logged-in `stream`, from learning the prompt

@@ -100,7 +100,19 @@ const LINUX: Driver = Driver {
     session_setup: &[],
     enable: None,
     pager_marker: None,
-    error_markers: &[],
+    // Over a shell (telnet) there is no exit status: the shell's own complaint, which starts
+    // with the name it was started by, marks a command it could not run. Exec channels use
+    // the exit status instead.
+    error_markers: &[
+        "bash: ",
+        "-bash: ",
+        "/bin/bash: ",
+        "sh: ",
+        "-sh: ",
+        "/bin/sh: ",
+        "ash: ",
+        "-ash: ",
+    ],
     exit_command: "exit",
     password_methods: &["password", "keyboard-interactive"],
 };
@@ -112,7 +124,9 @@ pub const DRIVERS: &[Driver] = &[CISCO_IOS, LINUX];
 pub const DEVICE_TYPES: &[(&str, &str)] = &[
     ("cisco_ios", "cisco_ios"),
     ("cisco_xe", "cisco_ios"),
+    ("cisco_ios_telnet", "cisco_ios"),
     ("linux", "linux"),
+    ("linux_telnet", "linux"),
 ];
 
 /// `(name as written in devices.yaml, canonical platform)` for every supported device type.

@@ -1,7 +1,7 @@
 //! The TCP connection to a device, whatever speaks over it: opening it, and waiting on its
 //! socket within a deadline, with the context's idle hook and the `TCP_QUICKACK` re-arm.
 //!
-//! Every transport (SSH now, telnet next) reads and writes its socket without blocking and
+//! Every transport (SSH, telnet) reads and writes its socket without blocking and
 //! waits through [`TcpLink::wait`], so each wait has an explicit deadline and each behaves the
 //! same way towards the pool (idle hook) and the kernel (quick ACKs). It knows nothing of what
 //! the bytes mean.
@@ -89,6 +89,11 @@ pub(crate) struct TcpLink {
 impl TcpLink {
     pub(crate) fn new(socket: TcpStream, idle: Option<Arc<IdleHook>>) -> TcpLink {
         TcpLink { socket, idle }
+    }
+
+    /// The socket, for a transport that reads and writes it itself (telnet).
+    pub(crate) fn socket(&self) -> &TcpStream {
+        &self.socket
     }
 
     /// Waits until the socket is ready for `interest`, `at_most` (the caller looks again

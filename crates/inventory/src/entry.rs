@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use netsweep_protocol::DeviceTarget;
+use netsweep_protocol::{DeviceTarget, Transport};
 
 use crate::duration;
 use crate::error::{Location, Problem, ProblemKind};
@@ -43,6 +43,13 @@ pub(crate) struct Reader<'a> {
     /// Names written in entries that were not read for other problems, so duplicates of them
     /// are reported too.
     rejected_names: Vec<(String, Position)>,
+}
+
+/// What a `device_type` name says: the canonical platform, and the transport when the name
+/// implies one (`cisco_ios_telnet`); other names leave it to `transport:` (SSH by default).
+struct DeviceType {
+    platform: String,
+    transport: Option<Transport>,
 }
 
 /// The field map of one entry (or of `defaults:`) after spelling checks.
@@ -302,6 +309,8 @@ impl<'a> Reader<'a> {
             return None;
         };
         let mut fields = self.collect_fields(pairs, "device entry", ENTRY_FIELDS);
+        let own_device_type = fields.contains_key(&Slot::DeviceType);
+        let own_transport = fields.contains_key(&Slot::Transport);
         for (slot, field) in defaults {
             fields.entry(*slot).or_insert(*field);
         }
@@ -311,14 +320,25 @@ impl<'a> Reader<'a> {
         let explicit_name = fields
             .get(&Slot::Name)
             .and_then(|f| self.name(f).map(|n| (n, position(f.value))));
-        let platform = self.required(&fields, Slot::DeviceType, "device_type", entry);
-        let platform = platform.and_then(|f| self.device_type(f));
+        let device_type = self.required(&fields, Slot::DeviceType, "device_type", entry);
+        let device_type = device_type.and_then(|f| self.device_type(f));
+        let transport = match (fields.get(&Slot::Transport), &device_type) {
+            (Some(f), Some(dt)) => {
+                // An entry's own device type outranks a transport from `defaults:`.
+                let defaults_only = own_device_type && !own_transport;
+                self.transport(f, dt, defaults_only)
+            }
+            (Some(f), None) => self.transport_value(f),
+            (None, Some(dt)) => Some(dt.transport.unwrap_or_default()),
+            (None, None) => None,
+        };
+        let platform = device_type.map(|dt| dt.platform);
         let host = self
             .required(&fields, Slot::Host, "host", entry)
             .and_then(|f| self.host(f));
         let port = match fields.get(&Slot::Port) {
             Some(f) => self.port(f),
-            None => Some(22),
+            None => transport.map(Transport::default_port),
         };
         let username = self
             .required(&fields, Slot::Username, "username", entry)
@@ -360,6 +380,7 @@ impl<'a> Reader<'a> {
                     host: host?,
                     port: port?,
                     platform: platform?,
+                    transport: transport?,
                     username: username?,
                     password,
                     secret,
@@ -438,17 +459,24 @@ impl<'a> Reader<'a> {
         self.plain_string(f)
     }
 
-    fn device_type(&mut self, f: &Field<'_>) -> Option<String> {
+    fn device_type(&mut self, f: &Field<'_>) -> Option<DeviceType> {
         let written = self.text(f)?;
         if let Some((_, canonical)) = self.platforms.iter().find(|(w, _)| *w == written) {
-            return Some((*canonical).to_owned());
+            let transport = netsweep_platform::builtin()
+                .resolve(written)
+                .map(|t| t.transport)
+                .filter(|t| *t == Transport::Telnet);
+            return Some(DeviceType {
+                platform: (*canonical).to_owned(),
+                transport,
+            });
         }
         let mut supported: Vec<String> =
             self.platforms.iter().map(|(w, _)| w.to_string()).collect();
         supported.sort();
         supported.dedup();
-        let hint = if written.ends_with("_telnet") || written.ends_with("_serial") {
-            "; netsweep connects over SSH only"
+        let hint = if written.ends_with("_serial") {
+            "; netsweep does not connect over serial lines"
         } else {
             ""
         };
@@ -461,6 +489,45 @@ impl<'a> Reader<'a> {
             },
         );
         None
+    }
+
+    /// `ssh` or `telnet`.
+    fn transport_value(&mut self, f: &Field<'_>) -> Option<Transport> {
+        let written = self.text(f)?;
+        match written.parse() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.invalid(f, format!("`{written}` is not a transport (ssh or telnet)"));
+                None
+            }
+        }
+    }
+
+    /// The `transport` field against the one a `*_telnet` device type implies. When
+    /// `defaults_only` (the field comes from `defaults:`, the device type from the entry), the
+    /// device type wins; otherwise saying both ways is a mistake.
+    fn transport(
+        &mut self,
+        f: &Field<'_>,
+        device_type: &DeviceType,
+        defaults_only: bool,
+    ) -> Option<Transport> {
+        let written = self.transport_value(f)?;
+        match device_type.transport {
+            Some(implied) if implied != written => {
+                if defaults_only {
+                    return Some(implied);
+                }
+                self.invalid(
+                    f,
+                    format!(
+                        "`{written}` contradicts the device_type, which connects over {implied}"
+                    ),
+                );
+                None
+            }
+            _ => Some(written),
+        }
     }
 
     fn host(&mut self, f: &Field<'_>) -> Option<String> {

@@ -9,12 +9,14 @@ use std::time::Duration;
 use netsweep_inventory::{
     Inventory, InventoryError, ProblemKind, SimSettings, load, load_with_env, parse,
 };
-use netsweep_protocol::Timeouts;
+use netsweep_protocol::{Timeouts, Transport};
 
 const PLATFORMS: &[(&str, &str)] = &[
     ("cisco_ios", "cisco_ios"),
     ("cisco_xe", "cisco_ios"),
+    ("cisco_ios_telnet", "cisco_ios"),
     ("linux", "linux"),
+    ("linux_telnet", "linux"),
 ];
 
 /// Parses `yaml` as if read from `devices.yaml` in the working directory, with `env` as the
@@ -357,7 +359,7 @@ fn unknown_field_names_the_field_the_position_and_a_suggestion() {
     assert_eq!(
         text,
         "devices.yaml:5:5: unknown field `pasword` in device entry, did you mean `password`? \
-         (expected one of: name, device_type, host, ip, port, username, password, password_env, \
+         (expected one of: name, device_type, host, ip, port, transport, username, password, password_env, \
          password_file, secret, secret_env, secret_file, key_file, connect_timeout, conn_timeout, \
          command_timeout, timeout, read_timeout_override, deadline, groups, simulate)"
     );
@@ -464,14 +466,79 @@ fn a_duplicate_name_is_reported_beside_other_problems() {
 #[test]
 fn unknown_device_type_lists_the_supported_ones() {
     let text = err_text(
-        "- {device_type: cisco_nxos, host: h, username: u}\n- {device_type: cisco_ios_telnet, host: h2, username: u}\n",
+        "- {device_type: cisco_nxos, host: h, username: u}\n- {device_type: cisco_ios_serial, host: h2, username: u}\n",
+        &[],
+    );
+    let supported = "cisco_ios, cisco_ios_telnet, cisco_xe, linux, linux_telnet";
+    assert_eq!(
+        text,
+        format!(
+            "devices.yaml:1:17: unknown device_type `cisco_nxos` (supported: {supported})\n\
+             devices.yaml:2:17: unknown device_type `cisco_ios_serial` (supported: {supported}); \
+             netsweep does not connect over serial lines"
+        )
+    );
+}
+
+#[test]
+fn telnet_comes_from_a_telnet_device_type_or_transport_and_its_port_is_23() {
+    let inv = ok("defaults:\n  username: u\n  password: hunter2\nrouters:\n\
+         - {name: a, device_type: cisco_ios_telnet, host: 127.0.0.1}\n\
+         - {name: b, device_type: cisco_ios, host: 127.0.0.2, transport: telnet}\n\
+         - {name: c, device_type: cisco_ios_telnet, host: 127.0.0.3, port: 2323}\n\
+         - {name: d, device_type: cisco_ios, host: 127.0.0.4}\n\
+         - {name: e, device_type: linux_telnet, host: 127.0.0.5, transport: telnet}\n\
+         - {name: f, device_type: cisco_xe, host: 127.0.0.6, transport: ssh}\n");
+    let seen: Vec<(&str, &str, Transport, u16)> = inv
+        .devices
+        .iter()
+        .map(|d| {
+            let t = &d.target;
+            (t.name.as_str(), t.platform.as_str(), t.transport, t.port)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("a", "cisco_ios", Transport::Telnet, 23),
+            ("b", "cisco_ios", Transport::Telnet, 23),
+            ("c", "cisco_ios", Transport::Telnet, 2323),
+            ("d", "cisco_ios", Transport::Ssh, 22),
+            ("e", "linux", Transport::Telnet, 23),
+            ("f", "cisco_ios", Transport::Ssh, 22),
+        ]
+    );
+}
+
+#[test]
+fn a_transport_in_defaults_applies_to_every_entry_but_yields_to_an_entrys_telnet_device_type() {
+    let inv = ok(
+        "defaults:\n  username: u\n  device_type: cisco_ios\n  transport: telnet\nall:\n\
+         - {name: a, host: 127.0.0.1}\n\
+         - {name: b, host: 127.0.0.2, transport: ssh}\n",
+    );
+    let transports: Vec<(Transport, u16)> = inv
+        .devices
+        .iter()
+        .map(|d| (d.target.transport, d.target.port))
+        .collect();
+    assert_eq!(transports, [(Transport::Telnet, 23), (Transport::Ssh, 22)]);
+    let inv = ok("defaults:\n  username: u\n  transport: ssh\nall:\n\
+         - {name: a, device_type: cisco_ios_telnet, host: 127.0.0.1}\n");
+    assert_eq!(inv.devices[0].target.transport, Transport::Telnet);
+}
+
+#[test]
+fn a_contradicting_or_unknown_transport_is_refused() {
+    let text = err_text(
+        "- {device_type: cisco_ios_telnet, host: h, username: u, transport: ssh}\n\
+         - {device_type: cisco_ios, host: h2, username: u, transport: serial}\n",
         &[],
     );
     assert_eq!(
         text,
-        "devices.yaml:1:17: unknown device_type `cisco_nxos` (supported: cisco_ios, cisco_xe, linux)\n\
-         devices.yaml:2:17: unknown device_type `cisco_ios_telnet` (supported: cisco_ios, cisco_xe, linux); \
-         netsweep connects over SSH only"
+        "devices.yaml:1:68: invalid `transport`: `ssh` contradicts the device_type, which connects over telnet\n\
+         devices.yaml:2:62: invalid `transport`: `serial` is not a transport (ssh or telnet)"
     );
 }
 

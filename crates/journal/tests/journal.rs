@@ -32,6 +32,7 @@ fn record(device: &str, outcome: Outcome) -> DeviceRecord {
         host: "127.0.1.1".into(),
         port: 2222,
         platform: "cisco_ios".into(),
+        transport: Default::default(),
         outcome,
         message: format!("{device} finished"),
         outputs: vec![CommandOutput {
@@ -56,6 +57,7 @@ fn target(name: &str) -> DeviceTarget {
         host: "127.0.1.1".into(),
         port: 2222,
         platform: "cisco_ios".into(),
+        transport: Default::default(),
         username: "u".into(),
         password: None,
         secret: None,

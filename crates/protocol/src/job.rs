@@ -48,6 +48,9 @@ pub struct DeviceTarget {
     pub port: u16,
     /// Canonical platform name, e.g. `cisco_ios` or `linux` (aliases already resolved).
     pub platform: String,
+    /// How to reach the device's CLI: SSH, or telnet (only when the inventory says so).
+    #[serde(default, skip_serializing_if = "Transport::is_ssh")]
+    pub transport: Transport,
     /// Login user.
     pub username: String,
     /// Login password (also answers keyboard-interactive prompts).
@@ -77,6 +80,61 @@ pub fn host_port(host: &str, port: u16) -> String {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
+    }
+}
+
+/// How netsweep reaches a device's CLI. SSH unless an inventory asks for telnet, by a
+/// `*_telnet` device type or `transport: telnet`: telnet sends the password in clear text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// SSH (port 22).
+    #[default]
+    Ssh,
+    /// Telnet (port 23): login by the device's prompts, everything in clear text.
+    Telnet,
+}
+
+impl Transport {
+    /// The transport's usual port.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Transport::Ssh => 22,
+            Transport::Telnet => 23,
+        }
+    }
+
+    /// `ssh` or `telnet`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Ssh => "ssh",
+            Transport::Telnet => "telnet",
+        }
+    }
+
+    /// Whether this is SSH (the default, left out of serialized jobs).
+    pub fn is_ssh(&self) -> bool {
+        *self == Transport::Ssh
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Transport, String> {
+        match s {
+            "ssh" => Ok(Transport::Ssh),
+            "telnet" => Ok(Transport::Telnet),
+            other => Err(format!(
+                "unknown transport {other:?} (expected ssh or telnet)"
+            )),
+        }
     }
 }
 
@@ -192,6 +250,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 22,
             platform: "cisco_ios".into(),
+            transport: Transport::Telnet,
             username: "cisco".into(),
             password: Some(Secret::new("pa55word")),
             secret: Some(Secret::new("en4ble")),

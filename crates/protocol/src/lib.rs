@@ -9,7 +9,7 @@
 //!
 //! This crate must stay small and dependency-light (serde, serde_json, thiserror): it does no
 //! I/O beyond reading and writing frames on a byte stream it is handed, and it knows nothing of
-//! SSH, YAML, threads or processes.
+//! SSH, telnet, YAML, threads or processes.
 
 pub mod change;
 mod error_chain;
@@ -21,7 +21,9 @@ pub mod parsed;
 pub use change::{ChangeReport, ConfigChange, RejectedLine};
 pub use error_chain::error_chain;
 pub use frame::{CoordinatorMessage, FrameError, WorkerMessage};
-pub use job::{DeviceTarget, HostKeyPolicy, Job, JobId, ParseSpec, Secret, Timeouts, host_port};
+pub use job::{
+    DeviceTarget, HostKeyPolicy, Job, JobId, ParseSpec, Secret, Timeouts, Transport, host_port,
+};
 pub use outcome::{AttemptSummary, CommandOutput, DeviceRecord, Outcome, Stage, Timings};
 pub use parsed::{ParsedRows, ParsedValue};
 

@@ -17,11 +17,12 @@ pub enum Stage {
     Queued,
     /// TCP connect.
     Connect,
-    /// SSH banner exchange and key exchange.
+    /// SSH banner exchange and key exchange; over telnet, option negotiation until the device
+    /// asks for a login (or shows its prompt).
     Handshake,
     /// Checking the server's host key against known_hosts.
     HostKey,
-    /// User authentication.
+    /// User authentication (over telnet: answering the login and password prompts).
     Auth,
     /// Opening the shell, learning the prompt, turning paging off.
     Prompt,
@@ -298,6 +299,9 @@ pub struct DeviceRecord {
     pub port: u16,
     /// Canonical platform.
     pub platform: String,
+    /// How the device was reached (`ssh` in records written before telnet existed).
+    #[serde(default)]
+    pub transport: crate::Transport,
     /// The classification, serialized as `"status"` and its fields (`stage`, `signal`, …).
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -340,6 +344,7 @@ impl DeviceRecord {
             host: target.host.clone(),
             port: target.port,
             platform: target.platform.clone(),
+            transport: target.transport,
             outcome,
             message: message.into(),
             outputs: Vec::new(),
@@ -362,6 +367,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 2222,
             platform: "cisco_ios".into(),
+            transport: crate::Transport::Ssh,
             outcome,
             message: "m".into(),
             outputs: vec![CommandOutput {

@@ -17,7 +17,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use netsweep_protocol::error_chain;
 
 use crate::{
-    Fleet, FleetSpec, GenerateOptions, Platform, SimError, Spread, parse_duration,
+    Fleet, FleetSpec, GenerateOptions, Platform, SimError, Spread, Transport, parse_duration,
     parse_fault_shares, parse_size, raise_fd_limit,
 };
 
@@ -31,17 +31,23 @@ Platforms:
                               uptime, false → status 1, ls /nonexistent → stderr), key and
                               password logins, a `$ ` shell
 
+Transports (--transport): ssh (the default), or telnet: option negotiation (will echo, will
+suppress go-ahead, asks for the terminal type and window size), then the platform's own login
+prompts (cisco_ios `Username:`, linux `<host> login:`, both `Password:`; a refused login shows
+the prompt again, the third closes the connection), then the same CLI; a linux device is its
+`$ ` shell over telnet. Telnet sends passwords in clear text: loopback rehearsals only.
+
 Faults (--faults NAME[=AMOUNT],…; AMOUNT is N% of the fleet, rounded up, or N devices; none: all):
   refuse           nothing listens on the address
-  hang-banner      TCP accepted, the SSH banner never comes
+  hang-banner      TCP accepted, the SSH banner (telnet: the login prompt) never comes
   hang-after-auth  login works, the shell never prompts (an exec never answers)
   hang-mid-output  a command's output stops half way; the device goes silent
   drop-mid-output  TCP closes half way through a command's output
   auth             every password and key is rejected
   enable-fail      `enable` always answers `% Access denied`
   flaky:N          the first N connections are dropped at once, later ones work
-  legacy           only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr, hmac-sha1
-  hostkey-change   a new host key on every connection
+  legacy           only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr, hmac-sha1 (SSH only)
+  hostkey-change   a new host key on every connection (SSH only)
   garbage          the shell prints noise and never a prompt
 
 Examples:
@@ -63,7 +69,7 @@ Exit codes: 0 stopped normally, 1 runtime failure, 2 bad flags or fleet definiti
 #[command(
     name = "netsweep-sim",
     version,
-    about = "Serve a simulated fleet of IOS-like and Linux-like SSH devices on loopback.",
+    about = "Serve a simulated fleet of IOS-like and Linux-like devices on loopback, over SSH or telnet.",
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true
 )]
@@ -79,6 +85,10 @@ struct Args {
     /// Platforms, comma-separated, assigned round-robin: cisco_ios, cisco_xe, linux.
     #[arg(long, value_name = "LIST", default_value = "cisco_ios", value_parser = parse_platforms)]
     platform: Platforms,
+
+    /// How the devices are reached: ssh, or telnet (login prompts, clear text).
+    #[arg(long, value_enum, default_value_t = TransportArg::Ssh)]
+    transport: TransportArg,
 
     /// Delay before each command's output (prompts answer at once), e.g. 200ms.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
@@ -131,7 +141,7 @@ struct Args {
     /// Serve exactly the devices of this devices.yaml (hosts must be loopback) instead of
     /// generating a fleet; per-device `simulate:` blocks set faults and timing.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
-        "count", "platform", "latency", "jitter", "banner_delay", "trickle",
+        "count", "platform", "transport", "latency", "jitter", "banner_delay", "trickle",
         "running_config_bytes", "privilege15", "faults", "base_addr", "base_port", "spread",
         "name_prefix",
     ])]
@@ -174,6 +184,14 @@ fn parse_platforms(s: &str) -> Result<Platforms, SimError> {
         return Err(SimError::Invalid("no platform given".into()));
     }
     Ok(Platforms(platforms))
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TransportArg {
+    /// SSH: host keys, password and key logins, exec channels.
+    Ssh,
+    /// Telnet: negotiation, the platform's login prompts, one CLI session.
+    Telnet,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -273,6 +291,10 @@ fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         None => FleetSpec::generate(&GenerateOptions {
             count: args.count,
             platforms: args.platform.0.clone(),
+            transport: match args.transport {
+                TransportArg::Ssh => Transport::Ssh,
+                TransportArg::Telnet => Transport::Telnet,
+            },
             latency: args.latency,
             jitter: args.jitter,
             banner_delay: args.banner_delay,
@@ -362,9 +384,18 @@ fn ready_line(fleet: &Fleet, args: &Args) -> String {
         .iter()
         .filter(|d| !d.behaviour.faults.is_empty())
         .count();
+    let telnet = devices
+        .iter()
+        .filter(|d| d.transport == Transport::Telnet)
+        .count();
     let (first, last) = (devices[0].addr, devices[devices.len() - 1].addr);
+    let over_telnet = if telnet > 0 {
+        format!(", {telnet} over telnet")
+    } else {
+        String::new()
+    };
     let mut line = format!(
-        "ready: {} devices ({ios} cisco_ios, {} linux, {faulty} with faults) on {first}",
+        "ready: {} devices ({ios} cisco_ios, {} linux, {faulty} with faults{over_telnet}) on {first}",
         devices.len(),
         devices.len() - ios
     );

@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use crate::config_state::DeviceConfig;
 use crate::facts::Facts;
 use crate::session::{Connection, methods};
-use crate::spec::{DeviceSpec, Fault, FleetSpec, Platform};
+use crate::spec::{DeviceSpec, Fault, FleetSpec, Platform, Transport};
 use crate::{SimError, keys};
 
 /// What one device has seen so far.
@@ -38,6 +38,9 @@ pub struct Counters {
     /// Requests for the list of login methods (SSH "none" authentication), each a round trip
     /// a client could have spared.
     pub method_queries: u64,
+    /// The window size (width, height) the last telnet client reported (NAWS), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<(u16, u16)>,
     /// Configuration lines that reached the running configuration (applied at once, or
     /// committed).
     pub config_lines: u64,
@@ -54,16 +57,25 @@ pub(crate) struct CounterCells {
     pub auth_failed: AtomicU64,
     pub commands: AtomicU64,
     pub method_queries: AtomicU64,
+    /// `1 << 32 | width << 16 | height`, or 0 before any window size.
+    window: AtomicU64,
 }
 
 impl CounterCells {
+    pub(crate) fn record_window(&self, width: u16, height: u16) {
+        let packed = 1 << 32 | u64::from(width) << 16 | u64::from(height);
+        self.window.store(packed, Ordering::Relaxed);
+    }
+
     fn snapshot(&self) -> Counters {
+        let window = self.window.load(Ordering::Relaxed);
         Counters {
             connections: self.connections.load(Ordering::Relaxed),
             auth_ok: self.auth_ok.load(Ordering::Relaxed),
             auth_failed: self.auth_failed.load(Ordering::Relaxed),
             commands: self.commands.load(Ordering::Relaxed),
             method_queries: self.method_queries.load(Ordering::Relaxed),
+            window: (window != 0).then_some(((window >> 16) as u16, window as u16)),
             ..Counters::default()
         }
     }
@@ -345,7 +357,8 @@ async fn accept_loop(listener: TcpListener, device: Arc<Device>) {
     }
 }
 
-/// One accepted TCP connection, through the connection-level faults into an SSH session.
+/// One accepted TCP connection, through the connection-level faults into an SSH session (or
+/// a telnet one).
 async fn serve(stream: TcpStream, device: Arc<Device>) {
     let number = device.counters.connections.fetch_add(1, Ordering::Relaxed);
     let behaviour = &device.spec.behaviour;
@@ -363,6 +376,10 @@ async fn serve(stream: TcpStream, device: Arc<Device>) {
     let Some((stream, socket)) = with_cut_handle(stream) else {
         return;
     };
+    if device.spec.transport == Transport::Telnet {
+        crate::telnet::serve(stream, device, number, Arc::new(socket)).await;
+        return;
+    }
     let config = if behaviour.has(Fault::HostkeyChange) {
         Arc::new(server_config(&device.spec, keys::random_host_key()))
     } else {

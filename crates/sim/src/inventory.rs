@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::SimError;
-use crate::spec::{Behaviour, DeviceSpec, Fault, FleetSpec, Platform};
+use crate::spec::{Behaviour, DeviceSpec, Fault, FleetSpec, Platform, Transport};
 
 /// What a client should see from each device of a fleet (`<inventory>.expected.json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +29,9 @@ pub struct Expected {
 pub struct ExpectedDevice {
     /// `cisco_ios` or `linux`.
     pub platform: String,
+    /// How the device is reached (left out for SSH).
+    #[serde(default, skip_serializing_if = "Transport::is_ssh")]
+    pub transport: Transport,
     /// The device's faults, as written in `--faults`.
     pub faults: Vec<String>,
     /// The outcome class a correct client reports (netsweep's `Outcome::class()` names:
@@ -57,8 +60,9 @@ fn is_zero(n: &u32) -> bool {
 pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
     let b = &device.behaviour;
     let ios = device.platform == Platform::CiscoIos;
-    // Linux devices are swept over exec channels: there is no prompt stage.
-    let quiet_stage = if ios { "prompt" } else { "command" };
+    // Linux devices are swept over exec channels (over SSH): there is no prompt stage.
+    let shell = ios || device.transport == Transport::Telnet;
+    let quiet_stage = if shell { "prompt" } else { "command" };
     let (outcome, stage, note) = if b.has(Fault::Refuse) {
         ("unreachable", None, None)
     } else if b.has(Fault::HangBanner) {
@@ -107,6 +111,7 @@ pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
     };
     ExpectedDevice {
         platform: device.platform.to_string(),
+        transport: device.transport,
         faults: b.faults.iter().map(Fault::to_string).collect(),
         outcome: outcome.to_owned(),
         stage: stage.map(str::to_owned),
@@ -173,7 +178,13 @@ impl FleetSpec {
         );
         for d in &self.devices {
             let _ = writeln!(out, "- name: {}", quote(&d.name));
-            let _ = writeln!(out, "  device_type: {}", d.platform);
+            // netmiko's spelling of a telnet device type, which netsweep reads too.
+            let telnet = if d.transport == Transport::Telnet {
+                "_telnet"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "  device_type: {}{telnet}", d.platform);
             let _ = writeln!(out, "  host: {}", quote(&d.addr.ip().to_string()));
             let _ = writeln!(out, "  port: {}", d.addr.port());
             let _ = writeln!(out, "  username: {}", quote(&d.username));
@@ -240,7 +251,9 @@ fn quote(s: &str) -> String {
 const PLATFORMS: &[(&str, &str)] = &[
     ("cisco_ios", "cisco_ios"),
     ("cisco_xe", "cisco_ios"),
+    ("cisco_ios_telnet", "cisco_ios"),
     ("linux", "linux"),
+    ("linux_telnet", "linux"),
 ];
 
 /// Reads a fleet from an inventory. See [`FleetSpec::from_inventory`].
@@ -282,6 +295,7 @@ fn device_from_entry(entry: &netsweep_inventory::InventoryDevice) -> Result<Devi
         .parse()
         .map_err(|e: SimError| problem(e.to_string()))?;
     let mut device = DeviceSpec::new(target.name.clone(), platform);
+    device.transport = target.transport;
     device.addr = SocketAddr::new(ip, target.port);
     device.hostname = prompt_safe(&target.name);
     device.username = target.username.clone();
@@ -393,6 +407,19 @@ mod tests {
     }
 
     #[test]
+    fn a_linux_host_over_telnet_is_a_shell_so_a_silent_one_times_out_at_the_prompt() {
+        let mut d = DeviceSpec::new("srv1", Platform::Linux);
+        d.behaviour.faults = vec![Fault::HangAfterAuth];
+        assert_eq!(expected_outcome(&d).stage.as_deref(), Some("command"));
+        d.transport = Transport::Telnet;
+        let e = expected_outcome(&d);
+        assert_eq!(
+            (e.stage.as_deref(), e.transport),
+            (Some("prompt"), Transport::Telnet)
+        );
+    }
+
+    #[test]
     fn inventory_lists_every_device_with_its_faults() {
         let mut spec = FleetSpec::generate(&GenerateOptions {
             count: 3,
@@ -433,6 +460,8 @@ mod tests {
         spec.devices[2].behaviour.privilege15 = true;
         spec.devices[2].behaviour.running_config_bytes = 2 * 1024 * 1024;
         spec.devices[3].behaviour.banner_delay = Duration::from_micros(1500);
+        spec.devices[2].transport = Transport::Telnet;
+        spec.devices[3].transport = Transport::Telnet;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("devices.yaml");
         spec.write_inventory(&path).unwrap();

@@ -1,5 +1,5 @@
-//! A simulated fleet of IOS-like and Linux-like SSH devices on loopback, with latency and
-//! faults, for tests, benchmarks and rehearsals.
+//! A simulated fleet of IOS-like and Linux-like devices on loopback, served over SSH or
+//! telnet, with latency and faults, for tests, benchmarks and rehearsals.
 //!
 //! [`FleetSpec`] says what to serve (generated from flags, or read from an inventory);
 //! [`Fleet::start`] serves it from one process, each device on its own loopback address or
@@ -20,6 +20,7 @@ mod keys;
 mod linux;
 mod session;
 mod spec;
+mod telnet;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -28,8 +29,8 @@ pub use fleet::{Counters, Fleet};
 pub use inventory::{Expected, ExpectedDevice, expected_outcome, expected_path};
 pub use spec::{
     Amount, Behaviour, DEFAULT_PASSWORD, DEFAULT_SECRET, DEFAULT_USERNAME, DeviceSpec, Fault,
-    FaultShare, FleetSpec, GenerateOptions, MAX_DEVICES, Platform, Spread, ensure_loopback,
-    parse_amount, parse_duration, parse_fault_shares, parse_size,
+    FaultShare, FleetSpec, GenerateOptions, MAX_DEVICES, Platform, Spread, Transport,
+    ensure_loopback, parse_amount, parse_duration, parse_fault_shares, parse_size,
 };
 
 /// Why a fleet could not be defined, started or written.

@@ -101,20 +101,18 @@ impl Connection {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = self.channels.entry(channel).or_default();
         state.input = Some(tx);
-        let mut seed = hash_label(self.device.seed, &self.device.spec.name);
-        seed ^= self.number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        Terminal {
+        let output = Output::Ssh {
             handle: session.handle(),
             channel,
-            pty: state.pty,
-            input: rx,
-            pending: VecDeque::new(),
-            echo: Vec::new(),
-            last_was_cr: false,
-            device: self.device.clone(),
-            rng: ChaCha20Rng::seed_from_u64(seed),
-            socket: self.socket.clone(),
-        }
+        };
+        Terminal::new(
+            output,
+            state.pty,
+            rx,
+            self.device.clone(),
+            self.number,
+            self.socket.clone(),
+        )
     }
 }
 
@@ -244,10 +242,7 @@ impl Handler for Connection {
     ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
         let terminal = self.terminal(channel, session);
-        match self.device.spec.platform {
-            Platform::CiscoIos => tokio::spawn(ios_shell(terminal)),
-            Platform::Linux => tokio::spawn(linux_shell(terminal)),
-        };
+        tokio::spawn(shell(terminal));
         Ok(())
     }
 
@@ -298,13 +293,14 @@ impl Handler for Connection {
 }
 
 /// Shown before login (SSH user-auth banner) and at the top of the shell, as IOS does.
-const LOGIN_BANNER: &str = "\r\n*** netsweep simulated device: authorized access only ***\r\n\r\n";
+pub(crate) const LOGIN_BANNER: &str =
+    "\r\n*** netsweep simulated device: authorized access only ***\r\n\r\n";
 
 /// The client went away (or the simulated device did): the task just ends.
-struct Gone;
+pub(crate) struct Gone;
 
 /// One line typed at a prompt.
-enum Typed {
+pub(crate) enum Typed {
     Line(String),
     /// Ctrl-Z: leave configuration mode.
     CtrlZ,
@@ -316,11 +312,19 @@ enum Paged {
     Quit,
 }
 
-/// A channel's conversation with its client: input from the handler, output through the
-/// session handle, and the device's timing and faults.
-struct Terminal {
-    handle: Handle,
-    channel: ChannelId,
+/// Where a terminal's output goes.
+pub(crate) enum Output {
+    /// An SSH channel, through the session handle.
+    Ssh { handle: Handle, channel: ChannelId },
+    /// A telnet connection (the CLI engine is the same; see `crate::telnet`).
+    Telnet(crate::telnet::Writer),
+}
+
+/// A channel's conversation with its client: input from the handler (or the telnet reader),
+/// output through the session handle (or the telnet writer), and the device's timing and
+/// faults.
+pub(crate) struct Terminal {
+    out: Output,
     pty: bool,
     input: mpsc::UnboundedReceiver<Vec<u8>>,
     pending: VecDeque<u8>,
@@ -341,6 +345,31 @@ const CHUNK: usize = 32 * 1024;
 const DROP_GRACE: Duration = Duration::from_millis(100);
 
 impl Terminal {
+    /// A terminal for connection number `number` of `device`: `input` brings what the client
+    /// types; `pty` makes it a terminal (echo, `\r\n` line ends).
+    pub(crate) fn new(
+        out: Output,
+        pty: bool,
+        input: mpsc::UnboundedReceiver<Vec<u8>>,
+        device: Arc<Device>,
+        number: u64,
+        socket: Arc<StdTcpStream>,
+    ) -> Terminal {
+        let mut seed = hash_label(device.seed, &device.spec.name);
+        seed ^= number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Terminal {
+            out,
+            pty,
+            input,
+            pending: VecDeque::new(),
+            echo: Vec::new(),
+            last_was_cr: false,
+            device,
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            socket,
+        }
+    }
+
     fn has(&self, fault: Fault) -> bool {
         self.device.spec.behaviour.has(fault)
     }
@@ -365,10 +394,13 @@ impl Terminal {
     }
 
     async fn raw_write(&self, data: Vec<u8>) -> Result<(), Gone> {
-        self.handle.data(self.channel, data).await.map_err(|_| Gone)
+        match &self.out {
+            Output::Ssh { handle, channel } => handle.data(*channel, data).await.map_err(|_| Gone),
+            Output::Telnet(writer) => writer.data(&data).await.map_err(|_| Gone),
+        }
     }
 
-    async fn write(&mut self, data: impl Into<Vec<u8>>) -> Result<(), Gone> {
+    pub(crate) async fn write(&mut self, data: impl Into<Vec<u8>>) -> Result<(), Gone> {
         self.flush_echo().await?;
         let data = data.into();
         if data.is_empty() {
@@ -381,14 +413,18 @@ impl Terminal {
         if data.is_empty() {
             return Ok(());
         }
-        self.handle
-            .extended_data(self.channel, 1, data.as_bytes().to_vec())
-            .await
-            .map_err(|_| Gone)
+        match &self.out {
+            Output::Ssh { handle, channel } => handle
+                .extended_data(*channel, 1, data.as_bytes().to_vec())
+                .await
+                .map_err(|_| Gone),
+            // A telnet connection has one stream: a terminal shows stderr among the rest.
+            Output::Telnet(_) => self.write(data).await,
+        }
     }
 
     /// Reads a line, echoing it if asked, with backspace and CR/LF/CRLF all handled.
-    async fn read_line(&mut self, echo: bool) -> Result<Typed, Gone> {
+    pub(crate) async fn read_line(&mut self, echo: bool) -> Result<Typed, Gone> {
         let mut line = Vec::new();
         loop {
             let b = self.next_byte().await?;
@@ -494,7 +530,11 @@ impl Terminal {
                 break;
             }
             self.write(MORE).await?;
-            let key = self.next_byte().await?;
+            let mut key = self.next_byte().await?;
+            // The LF of a CR LF line end (telnet's) belongs to the line typed before.
+            if key == b'\n' && std::mem::take(&mut self.last_was_cr) {
+                key = self.next_byte().await?;
+            }
             self.write(ERASE).await?;
             budget = match key {
                 b' ' => per_page,
@@ -554,15 +594,23 @@ impl Terminal {
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Ends the channel the way the platform's server does.
-    async fn close(&mut self, exit_status: u32) {
+    /// Ends the channel the way the platform's server does (over telnet: closes the
+    /// connection).
+    pub(crate) async fn close(&mut self, exit_status: u32) {
         let _ = self.flush_echo().await;
-        let _ = self
-            .handle
-            .exit_status_request(self.channel, exit_status)
-            .await;
-        let _ = self.handle.eof(self.channel).await;
-        let _ = self.handle.close(self.channel).await;
+        match &self.out {
+            Output::Ssh { handle, channel } => {
+                let _ = handle.exit_status_request(*channel, exit_status).await;
+                let _ = handle.eof(*channel).await;
+                let _ = handle.close(*channel).await;
+            }
+            Output::Telnet(writer) => writer.close().await,
+        }
+    }
+
+    /// The device this terminal belongs to.
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
     }
 
     /// `\n` → `\r\n`, as a PTY's output processing does.
@@ -575,8 +623,12 @@ impl Terminal {
     }
 }
 
-async fn ios_shell(mut t: Terminal) {
-    let _ = ios_conversation(&mut t).await;
+/// The platform's interactive CLI on a logged-in terminal, until the client leaves.
+pub(crate) async fn shell(mut t: Terminal) {
+    let _ = match t.device.spec.platform {
+        Platform::CiscoIos => ios_conversation(&mut t).await,
+        Platform::Linux => linux_conversation(&mut t).await,
+    };
 }
 
 async fn ios_conversation(t: &mut Terminal) -> Result<(), Gone> {
@@ -632,10 +684,6 @@ async fn ios_conversation(t: &mut Terminal) -> Result<(), Gone> {
             }
         }
     }
-}
-
-async fn linux_shell(mut t: Terminal) {
-    let _ = linux_conversation(&mut t).await;
 }
 
 async fn linux_conversation(t: &mut Terminal) -> Result<(), Gone> {

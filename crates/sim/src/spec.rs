@@ -18,6 +18,9 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::SimError;
 
+/// How a simulated device is reached: SSH (the default) or telnet.
+pub use netsweep_protocol::Transport;
+
 /// The kind of device a simulated device pretends to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Platform {
@@ -146,6 +149,14 @@ fault_names! {
     Flaky(N) => "flaky"
 }
 
+impl Fault {
+    /// Whether the fault means anything over telnet (`legacy` and `hostkey-change` are about
+    /// SSH's algorithms and host keys).
+    pub fn over_telnet(self) -> bool {
+        !matches!(self, Fault::Legacy | Fault::HostkeyChange)
+    }
+}
+
 /// How one device behaves: timing, output size, login level and faults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Behaviour {
@@ -211,6 +222,8 @@ pub struct DeviceSpec {
     pub addr: SocketAddr,
     /// What it pretends to be.
     pub platform: Platform,
+    /// SSH or telnet.
+    pub transport: Transport,
     /// The hostname shown in prompts and outputs.
     pub hostname: String,
     /// The only user that may log in.
@@ -231,6 +244,7 @@ impl fmt::Debug for DeviceSpec {
             .field("name", &self.name)
             .field("addr", &self.addr)
             .field("platform", &self.platform)
+            .field("transport", &self.transport)
             .field("hostname", &self.hostname)
             .field("username", &self.username)
             .field("password", &"<redacted>")
@@ -251,6 +265,7 @@ impl DeviceSpec {
             name,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             platform,
+            transport: Transport::Ssh,
             username: DEFAULT_USERNAME.to_owned(),
             password: DEFAULT_PASSWORD.to_owned(),
             secret: DEFAULT_SECRET.to_owned(),
@@ -313,6 +328,8 @@ pub struct GenerateOptions {
     pub count: usize,
     /// Platforms, assigned round-robin.
     pub platforms: Vec<Platform>,
+    /// How every device is reached.
+    pub transport: Transport,
     /// Per-command latency.
     pub latency: Duration,
     /// Latency jitter.
@@ -344,6 +361,7 @@ impl Default for GenerateOptions {
         GenerateOptions {
             count: 10,
             platforms: vec![Platform::CiscoIos],
+            transport: Transport::Ssh,
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             banner_delay: Duration::ZERO,
@@ -382,6 +400,7 @@ impl FleetSpec {
             let name = format!("{}{:0width$}", opts.name_prefix, i + 1);
             let platform = opts.platforms[i % opts.platforms.len()];
             let mut device = DeviceSpec::new(name, platform);
+            device.transport = opts.transport;
             device.addr = nth_addr(opts, i)?;
             device.behaviour = Behaviour {
                 banner_delay: opts.banner_delay,
@@ -432,6 +451,15 @@ impl FleetSpec {
                 // A fresh RSA key per connection would cost a second of CPU each.
                 return Err(SimError::Invalid(format!(
                     "device {}: faults legacy and hostkey-change cannot be combined",
+                    d.name
+                )));
+            }
+            if d.transport == Transport::Telnet
+                && let Some(fault) = d.behaviour.faults.iter().find(|f| !f.over_telnet())
+            {
+                return Err(SimError::Invalid(format!(
+                    "device {}: fault {fault} applies to SSH only, and the device is served over \
+                     telnet",
                     d.name
                 )));
             }
@@ -525,9 +553,11 @@ fn place_faults(
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut ChaCha20Rng::seed_from_u64(seed ^ 0x6661_756c_7473));
     let mut taken = vec![false; n];
-    // `enable-fail` means nothing to a Linux device: it only goes to IOS ones.
+    // `enable-fail` means nothing to a Linux device: it only goes to IOS ones; SSH's own
+    // faults only go to SSH devices.
     let fits = |fault: Fault, d: &DeviceSpec| {
-        fault != Fault::EnableFail || d.platform == Platform::CiscoIos
+        (fault != Fault::EnableFail || d.platform == Platform::CiscoIos)
+            && (d.transport == Transport::Ssh || fault.over_telnet())
     };
     for share in shares {
         let eligible = || (0..n).filter(|&i| fits(share.fault, &devices[i]));
@@ -708,6 +738,46 @@ mod tests {
                 d.platform == Platform::CiscoIos
             );
         }
+    }
+
+    #[test]
+    fn ssh_only_faults_are_refused_for_telnet_devices_and_never_placed_on_them() {
+        let telnet = GenerateOptions {
+            count: 10,
+            transport: Transport::Telnet,
+            ..Default::default()
+        };
+        let spec = FleetSpec::generate(&GenerateOptions {
+            faults: parse_fault_shares("auth=20%,hang-banner=1").unwrap(),
+            ..telnet.clone()
+        })
+        .unwrap();
+        assert!(
+            spec.devices
+                .iter()
+                .all(|d| d.transport == Transport::Telnet)
+        );
+        for fault in ["legacy=1", "hostkey-change=2"] {
+            let refused = FleetSpec::generate(&GenerateOptions {
+                faults: parse_fault_shares(fault).unwrap(),
+                ..telnet.clone()
+            });
+            assert!(refused.is_err(), "{fault}");
+        }
+        // "Every device" means every device it fits: none, over telnet.
+        let none = FleetSpec::generate(&GenerateOptions {
+            faults: parse_fault_shares("legacy").unwrap(),
+            ..telnet.clone()
+        })
+        .unwrap();
+        assert!(none.devices.iter().all(|d| d.behaviour.faults.is_empty()));
+        let mut bad = spec;
+        bad.devices[0].behaviour.faults = vec![Fault::HostkeyChange];
+        let message = bad.validate().unwrap_err().to_string();
+        assert!(
+            message.contains("fault hostkey-change applies to SSH only"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -72,6 +72,7 @@ impl Sshd {
             host: "127.0.0.1".into(),
             port: self.port(),
             platform: "linux".into(),
+            transport: Default::default(),
             username: self.user().into(),
             password: None,
             secret: None,

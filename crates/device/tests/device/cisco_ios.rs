@@ -33,6 +33,7 @@ fn target(fleet: &Fleet, spec: &DeviceSpec) -> DeviceTarget {
         host: addr.ip().to_string(),
         port: addr.port(),
         platform: "cisco_ios".into(),
+        transport: Default::default(),
         username: spec.username.clone(),
         password: Some(Secret::new(spec.password.clone())),
         secret: Some(Secret::new(spec.secret.clone())),
@@ -170,7 +171,7 @@ fn a_two_megabyte_running_config_arrives_intact() {
 /// The simulator states the configuration's size (counted with `\r\n` line ends) and numbers
 /// its access ports 1, 2, 3…: any lost, doubled or reordered chunk breaks one or the other.
 #[track_caller]
-fn assert_running_config_intact(text: &str) {
+pub(crate) fn assert_running_config_intact(text: &str) {
     assert!(
         text.starts_with("Building configuration..."),
         "{:?}",

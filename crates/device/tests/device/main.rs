@@ -1,10 +1,13 @@
-//! The device crate against real SSH servers: OpenSSH's `sshd` for `linux`, the project's
-//! simulator for `cisco_ios`. One test binary; each module is one kind of server.
+//! The device crate against real servers: OpenSSH's `sshd` for `linux`, the project's
+//! simulator for `cisco_ios` (and both over telnet), BusyBox's `telnetd` for telnet. One test binary; each module is one kind
+//! of server.
 
+mod busybox;
 mod cisco_ios;
 mod config;
 mod linux;
 mod sim_linux;
+mod telnet;
 
 use netsweep_device::{SessionContext, run_job};
 use netsweep_protocol::{DeviceRecord, Job, Outcome, Stage};

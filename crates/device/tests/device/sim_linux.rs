@@ -22,6 +22,7 @@ fn srv1() -> (Fleet, DeviceTarget) {
         host: addr.ip().to_string(),
         port: addr.port(),
         platform: "linux".into(),
+        transport: Default::default(),
         username: spec.username.clone(),
         password: Some(Secret::new(spec.password.clone())),
         secret: None,

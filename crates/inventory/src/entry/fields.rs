@@ -23,6 +23,7 @@ pub(super) enum Slot {
     Deadline,
     Groups,
     Simulate,
+    Transport,
 }
 
 pub(super) const FIELDS: &[(&str, Slot)] = &[
@@ -31,6 +32,7 @@ pub(super) const FIELDS: &[(&str, Slot)] = &[
     ("host", Slot::Host),
     ("ip", Slot::Host),
     ("port", Slot::Port),
+    ("transport", Slot::Transport),
     ("username", Slot::Username),
     ("password", Slot::Password),
     ("password_env", Slot::Password),

@@ -386,6 +386,7 @@ pub(super) fn jobs(count: u64, deadline_ms: u64) -> Vec<Job> {
                 host: "127.0.0.1".into(),
                 port: 22,
                 platform: "cisco_ios".into(),
+                transport: Default::default(),
                 username: "admin".into(),
                 password: None,
                 secret: None,
