@@ -496,6 +496,7 @@ impl<'a> Reader<'a> {
                     secret,
                     key_file,
                     groups,
+                    ssh: Default::default(),
                 },
                 timeouts,
                 simulate,

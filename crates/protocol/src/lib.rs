@@ -13,7 +13,10 @@ pub mod job;
 pub mod outcome;
 
 pub use frame::{CoordinatorMessage, FrameError, WorkerMessage};
-pub use job::{DeviceTarget, HostKeyPolicy, Job, JobId, Secret, Timeouts, host_port};
+pub use job::{
+    AlgorithmList, Algorithms, DeviceTarget, HostKeyPolicy, Job, JobId, JumpHost, Secret,
+    SshSettings, Timeouts, host_port, wildcard_match,
+};
 pub use outcome::{AttemptSummary, CommandOutput, DeviceRecord, Outcome, Stage, Timings};
 
 /// Version of the frame protocol. A coordinator and a worker of different versions refuse to

@@ -64,6 +64,7 @@ impl Sshd {
             secret: None,
             key_file: Some(key_file.to_path_buf()),
             groups: vec![],
+            ssh: Default::default(),
         }
     }
 

@@ -217,6 +217,7 @@ fn connection_refused_is_unreachable_at_connect() {
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     };
     let j = job(t, &["true"], &dir.path().join("known_hosts"));
     let (record, stages) = run(&j, &SessionContext::new());
@@ -490,6 +491,7 @@ fn agent_child_logs_in() {
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     };
     let j = job(t, &["echo via agent"], &dir.path().join("known_hosts"));
     let (record, _) = run(&j, &SessionContext::new());
