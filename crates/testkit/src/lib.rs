@@ -10,7 +10,7 @@ mod sshd;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-pub use sshd::{Sshd, SshdError};
+pub use sshd::{Sshd, SshdError, SshdOptions, keygen_with_passphrase, sign_user_key};
 
 use netsweep_protocol::{DeviceTarget, HostKeyPolicy, Job, Timeouts};
 use std::path::Path;

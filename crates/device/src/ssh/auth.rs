@@ -242,7 +242,7 @@ fn key_login(
         })?;
         match result {
             Ok(()) => return Ok(true),
-            Err(e) if e.code() == ssh2::ErrorCode::Session(code::FILE) => {
+            Err(e) if cannot_use_private_key(&e) => {
                 // libssh2 could not use the private key itself: a wrong or missing passphrase
                 // or a format it does not read. No other attempt will do better.
                 return Err(SessionError::KeyUnusable {
@@ -255,6 +255,19 @@ fn key_login(
         }
     }
     Ok(false)
+}
+
+/// Whether libssh2 failed on the private key itself rather than the server turning the key
+/// down: it could not read or decrypt it (to derive the public key, or to sign).
+fn cannot_use_private_key(err: &ssh2::Error) -> bool {
+    match err.code() {
+        ssh2::ErrorCode::Session(code::FILE) => true,
+        // Signing is a callback inside libssh2; its failure is reported only by these words.
+        ssh2::ErrorCode::Session(code::PUBLICKEY_UNVERIFIED) => {
+            err.message().starts_with("Callback")
+        }
+        _ => false,
+    }
 }
 
 /// One password login over `method` (`password` or `keyboard-interactive`, which gets the
