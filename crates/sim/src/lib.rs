@@ -19,6 +19,7 @@ mod keys;
 mod linux;
 mod session;
 mod spec;
+mod wan;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
