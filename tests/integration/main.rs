@@ -6,8 +6,10 @@
 mod compare;
 mod deploy;
 mod harness;
+mod parse;
 mod pool_contract;
 mod resume;
+mod run_parse;
 mod shards;
 mod supervision;
 mod sweep;

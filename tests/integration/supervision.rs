@@ -403,9 +403,11 @@ fn a_killed_fork_server_costs_only_the_devices_in_flight() {
                 }
                 // Once the sweep is under way, kill the fork server from outside.
                 if finals.len() == 30 && !killed.swap(true, Ordering::SeqCst) {
+                    // The server is our child; a worker it has just forked is its child, and
+                    // carries the server's name until it has run far enough to rename itself.
                     let servers: Vec<_> = descendants_named(me, "nsw-fork-server")
                         .into_iter()
-                        .filter(&ours)
+                        .filter(|p| p.ppid == me && ours(p))
                         .collect();
                     assert_eq!(servers.len(), 1, "one fork server: {servers:?}");
                     kill(Pid::from_raw(servers[0].pid), Signal::SIGKILL).unwrap();

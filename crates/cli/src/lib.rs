@@ -13,10 +13,12 @@ mod display;
 mod merge;
 mod progress;
 mod report;
+mod rows;
 mod run;
 mod sharding;
 mod signals;
 mod stats;
+mod templates;
 
 use std::process::ExitCode;
 
@@ -71,7 +73,11 @@ pub fn main() -> ExitCode {
     };
     let verbose = match &cli.command {
         Command::Run(a) => a.verbose,
-        Command::Report(_) | Command::Compare(_) | Command::Merge(_) => 0,
+        Command::Report(_)
+        | Command::Compare(_)
+        | Command::Merge(_)
+        | Command::Parse(_)
+        | Command::Templates(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
@@ -79,6 +85,8 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::report(a),
         Command::Compare(a) => compare::compare(a),
         Command::Merge(a) => merge::merge(a),
+        Command::Parse(a) => templates::parse(a),
+        Command::Templates(args::TemplatesCommand::List(a)) => templates::list(a),
     };
     match result {
         Ok(status) => status.into(),
@@ -109,16 +117,4 @@ fn init_logging(verbose: u8) {
 }
 
 /// An error and its causes on one line: `cannot start worker: No such file or directory`.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = inner.source();
-    }
-    s
-}
+pub(crate) use netsweep_protocol::error_chain;

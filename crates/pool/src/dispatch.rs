@@ -8,6 +8,10 @@
 //!
 //! Everything runs on the caller's thread (also the thread that spawns worker processes, which
 //! matters for `PR_SET_PDEATHSIG`: it fires when the spawning *thread* exits).
+//!
+//! Time comes from a [`Clock`], the system's in production; the unit tests (`tests`, with the
+//! scripted backend of `fake`) run the same code on a virtual clock, so deadlines, grace
+//! periods and back-offs of seconds take no real time and every interleaving is reproducible.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -15,78 +19,55 @@ use std::time::{Duration, Instant};
 
 use netsweep_protocol::{AttemptSummary, CommandOutput, DeviceRecord, Job, JobId, Outcome, Stage};
 
+use crate::backend::{Backend, SlotBody, SlotMsg, Stopping};
 use crate::{Cancel, CancelLevel, Executor, PoolConfig, PoolError, PoolEvent, RunStats};
 
-/// A message from a worker slot.
-#[derive(Debug)]
-pub(crate) struct SlotMsg {
-    pub slot: usize,
-    pub generation: u64,
-    pub body: SlotBody,
-}
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
 
-#[derive(Debug)]
-pub(crate) enum SlotBody {
-    Stage(JobId, Stage),
-    Output(JobId, CommandOutput),
-    Finished(JobId, Box<DeviceRecord>),
-    /// The worker's stream of messages ended: the process exited or closed its stdout.
-    Closed,
-    /// The worker said something that is not the protocol; it must be stopped.
-    Garbage(String),
-}
-
-/// How a worker ended, for `worker_crashed`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ExitInfo {
-    pub signal: Option<i32>,
-    pub exit_code: Option<i32>,
-}
-
-/// What stopping a worker achieved immediately.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stopping {
-    /// The worker is out of the way already (a thread abandoned); the slot can be refilled.
-    Gone,
-    /// A signal was sent; a `Closed` message will follow.
-    Pending,
-}
-
-/// One kind of worker: threads or processes.
-pub(crate) trait Backend {
-    /// Starts the worker for `slot`, tagging its messages with `generation`.
-    fn spawn(
+/// Where the dispatcher reads the time and waits for its workers' messages.
+pub(crate) trait Clock {
+    /// The current time.
+    fn now(&self) -> Instant;
+    /// The next message on `rx`, waiting until `until` at most. It may return
+    /// `Err(Timeout)` earlier (the caller looks at the time and its cancel token again).
+    fn recv_until(
         &mut self,
-        slot: usize,
-        generation: u64,
-        tx: &Sender<SlotMsg>,
-    ) -> Result<(), PoolError>;
-    /// Hands a job to the idle worker in `slot`. An error means the worker is dead.
-    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), ()>;
-    /// Stops the worker in `slot` politely (SIGTERM), or abandons it.
-    fn terminate(&mut self, slot: usize) -> Stopping;
-    /// Stops the worker in `slot` now (SIGKILL).
-    fn kill(&mut self, slot: usize);
-    /// Tells the idle worker in `slot` that no more jobs come (it exits; `Closed` follows).
-    fn retire(&mut self, slot: usize) -> Stopping;
-    /// Collects a worker whose stream closed: waits for the process (killing it if it
-    /// lingers) so no zombie is left.
-    fn reap(&mut self, slot: usize) -> ExitInfo;
-    /// The worker's name for logs and records.
-    fn label(&self, slot: usize) -> String;
-    /// Whether a worker should be replaced after it has done `jobs_done` devices.
-    fn wants_recycle(&self, jobs_done: usize) -> bool;
-    /// The largest peak RSS of a worker process so far, KiB (0 where workers are threads).
-    fn peak_worker_rss_kib(&self) -> u64 {
-        0
+        rx: &Receiver<SlotMsg>,
+        until: Instant,
+    ) -> Result<SlotMsg, RecvTimeoutError>;
+}
+
+/// The real time: `Instant::now` and a blocking `recv_timeout`. Zero-sized, and every call
+/// inlines to what the dispatcher would do without a clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SystemClock;
+
+impl Clock for SystemClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        Instant::now()
     }
-    /// Releases what outlives single workers (the fork server) once every worker is gone.
-    fn shutdown(&mut self) {}
-    /// The stage of `job` in `slot` where the worker records it in place rather than in
-    /// messages (threads); `None`: the messages tell.
-    fn current_stage(&self, _slot: usize, _job: JobId) -> Option<Stage> {
-        None
+
+    #[inline]
+    fn recv_until(
+        &mut self,
+        rx: &Receiver<SlotMsg>,
+        until: Instant,
+    ) -> Result<SlotMsg, RecvTimeoutError> {
+        rx.recv_timeout(until.saturating_duration_since(Instant::now()))
     }
+}
+
+/// How a worker whose device's outcome is decided is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Force {
+    /// SIGTERM now, SIGKILL after the kill grace (a deadline; a graceful stop running out).
+    TermThenKill,
+    /// SIGKILL now (a worker breaking the protocol; a second Ctrl-C).
+    KillNow,
 }
 
 struct InFlight {
@@ -111,8 +92,11 @@ enum SlotState {
         kill_at: Instant,
         killed: bool,
     },
-    /// Told to exit after its last job; waiting for `Closed`.
-    Retiring,
+    /// Told to exit after its last job; waiting for `Closed`. Killed at `kill_at` if it
+    /// lingers (`None` once killed).
+    Retiring {
+        kill_at: Option<Instant>,
+    },
 }
 
 struct Slot {
@@ -121,18 +105,34 @@ struct Slot {
     state: SlotState,
 }
 
-pub(crate) struct Dispatcher<B: Backend> {
+pub(crate) struct Dispatcher<B: Backend, C: Clock = SystemClock> {
     config: PoolConfig,
     backend: B,
+    clock: C,
 }
 
 impl<B: Backend> Dispatcher<B> {
     pub(crate) fn new(config: PoolConfig, backend: B) -> Self {
-        Dispatcher { config, backend }
+        Dispatcher {
+            config,
+            backend,
+            clock: SystemClock,
+        }
     }
 }
 
-impl<B: Backend> Executor for Dispatcher<B> {
+#[cfg(test)]
+impl<B: Backend, C: Clock> Dispatcher<B, C> {
+    pub(crate) fn with_clock(config: PoolConfig, backend: B, clock: C) -> Self {
+        Dispatcher {
+            config,
+            backend,
+            clock,
+        }
+    }
+}
+
+impl<B: Backend, C: Clock> Executor for Dispatcher<B, C> {
     fn run(
         &mut self,
         jobs: Vec<Job>,
@@ -143,11 +143,13 @@ impl<B: Backend> Executor for Dispatcher<B> {
         let mut run = Run {
             config: &self.config,
             backend: &mut self.backend,
+            clock: &mut self.clock,
             tx,
             rx,
             slots: Vec::new(),
             queue: jobs.into(),
             retries: BTreeMap::new(),
+            retries_queued: 0,
             history: HashMap::new(),
             stats: RunStats::default(),
             cancel_deadline: None,
@@ -157,15 +159,18 @@ impl<B: Backend> Executor for Dispatcher<B> {
 }
 
 /// State of one `run` call.
-struct Run<'a, B: Backend> {
+struct Run<'a, B: Backend, C: Clock> {
     config: &'a PoolConfig,
     backend: &'a mut B,
+    clock: &'a mut C,
     tx: Sender<SlotMsg>,
     rx: Receiver<SlotMsg>,
     slots: Vec<Slot>,
     queue: VecDeque<Job>,
-    /// Jobs waiting out their back-off, by due time (ties broken by a sequence number).
+    /// Jobs waiting out their back-off, by due time, ties broken by `retries_queued` at the
+    /// time (so two retries due at the same instant never share a key).
     retries: BTreeMap<(Instant, u64), Job>,
+    retries_queued: u64,
     /// Earlier attempts of jobs being retried.
     history: HashMap<JobId, Vec<AttemptSummary>>,
     stats: RunStats,
@@ -182,7 +187,12 @@ const TICK: Duration = Duration::from_millis(50);
 /// costs a process and loses the partial output, so it must not race the session's own stop.
 const DEADLINE_SLACK: Duration = Duration::from_secs(1);
 
-impl<B: Backend> Run<'_, B> {
+/// How long a worker told to exit (end of input: recycled, or at the end of the run) has to
+/// do so before it is killed. It needs about a millisecond; one that lingers must not hold
+/// its slot, or the run, for ever.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+impl<B: Backend, C: Clock> Run<'_, B, C> {
     fn drive(
         &mut self,
         cancel: &Cancel,
@@ -208,11 +218,8 @@ impl<B: Backend> Run<'_, B> {
             if self.all_quiet() && (level != CancelLevel::None || self.no_work_left()) {
                 break;
             }
-            let wake = self.next_wakeup();
-            match self
-                .rx
-                .recv_timeout(wake.saturating_duration_since(Instant::now()))
-            {
+            let wake = self.next_wakeup(level);
+            match self.clock.recv_until(&self.rx, wake) {
                 Ok(msg) => {
                     self.handle(msg, on_event)?;
                     // Whatever else is already queued is handled in the same pass: a busy
@@ -225,7 +232,7 @@ impl<B: Backend> Run<'_, B> {
                 Err(RecvTimeoutError::Disconnected) => unreachable!("the run holds a sender"),
             }
             // `wake` is the earliest deadline (or one TICK away): before it, none can be due.
-            if Instant::now() >= wake {
+            if self.clock.now() >= wake {
                 self.enforce_deadlines(on_event);
             }
         }
@@ -260,14 +267,14 @@ impl<B: Backend> Run<'_, B> {
         self.slots.iter().all(|s| {
             matches!(
                 s.state,
-                SlotState::Idle | SlotState::Empty | SlotState::Retiring
+                SlotState::Idle | SlotState::Empty | SlotState::Retiring { .. }
             )
         })
     }
 
     /// Hands ready jobs to idle workers; refills empty slots while there is work.
     fn dispatch(&mut self, on_event: &mut dyn FnMut(PoolEvent)) -> Result<(), PoolError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         while let Some(entry) = self.retries.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -287,10 +294,11 @@ impl<B: Backend> Run<'_, B> {
             }
             let job = self.queue.pop_front().expect("checked non-empty");
             let worker = self.backend.label(slot);
+            let started = self.clock.now();
             let inflight = InFlight {
                 stage: Stage::Queued,
-                started: Instant::now(),
-                deadline: Instant::now() + job.timeouts.deadline + DEADLINE_SLACK,
+                started,
+                deadline: started + job.timeouts.deadline + DEADLINE_SLACK,
                 outputs: Vec::new(),
                 worker: worker.clone(),
                 job,
@@ -304,28 +312,45 @@ impl<B: Backend> Run<'_, B> {
             });
             let assigned = self.backend.assign(slot, &inflight.job);
             self.slots[slot].state = SlotState::Busy(inflight);
-            if assigned.is_err() {
+            if let Err(e) = assigned {
                 // The worker died before it could take the job: its `Closed` is on the way
                 // and will classify the device as `worker_crashed`.
-                tracing::debug!(slot, "worker refused a job; waiting for its exit");
+                tracing::debug!(slot, "worker refused a job ({e}); waiting for its exit");
             }
         }
         Ok(())
     }
 
-    fn next_wakeup(&self) -> Instant {
-        let mut next = Instant::now() + TICK;
+    /// When something may next need doing without a message to say so. Only times that are
+    /// still to act on count: one already acted on stays in the past, and waiting until it
+    /// would spin the dispatcher until the next message.
+    fn next_wakeup(&self, level: CancelLevel) -> Instant {
+        let now = self.clock.now();
+        let mut next = now + TICK;
         for s in &self.slots {
             match &s.state {
                 SlotState::Busy(f) => next = next.min(f.deadline),
-                SlotState::Stopping { kill_at, .. } => next = next.min(*kill_at),
+                SlotState::Stopping {
+                    kill_at,
+                    killed: false,
+                    ..
+                }
+                | SlotState::Retiring {
+                    kill_at: Some(kill_at),
+                } => next = next.min(*kill_at),
                 _ => {}
             }
         }
-        if let Some((due, _)) = self.retries.keys().next() {
+        // A stopped run dispatches nothing, so its retries are no longer due.
+        if level == CancelLevel::None
+            && let Some((due, _)) = self.retries.keys().next()
+        {
             next = next.min(*due);
         }
-        if let Some(d) = self.cancel_deadline {
+        // Once passed, the cancel deadline has done its work: nothing is left to stop.
+        if let Some(d) = self.cancel_deadline
+            && d > now
+        {
             next = next.min(d);
         }
         next
@@ -377,7 +402,8 @@ impl<B: Backend> Run<'_, B> {
                 tracing::warn!(worker = %self.backend.label(msg.slot), "protocol error: {what}");
                 let message =
                     format!("the worker broke the frame protocol ({what}); it was killed");
-                self.stop_slot(msg.slot, Outcome::ProtocolError, message, true, on_event);
+                let outcome = Outcome::ProtocolError;
+                self.stop_slot(msg.slot, outcome, message, Force::KillNow, on_event);
             }
             SlotBody::Closed => self.on_closed(msg.slot, on_event)?,
         }
@@ -410,7 +436,7 @@ impl<B: Backend> Run<'_, B> {
                     (None, None) => "vanished".to_string(),
                 };
                 let message = format!("worker {} {how} during the {} stage", f.worker, f.stage);
-                let record = synthetic_record(&f, outcome, message);
+                let record = self.synthetic_record(&f, outcome, message);
                 self.finalize(f, record, on_event);
             }
             SlotState::Stopping {
@@ -420,7 +446,7 @@ impl<B: Backend> Run<'_, B> {
                 ..
             } => {
                 self.stats.workers_lost += 1;
-                let record = synthetic_record(&inflight, outcome, message);
+                let record = self.synthetic_record(&inflight, outcome, message);
                 self.finalize(inflight, record, on_event);
             }
             SlotState::Idle => {
@@ -431,7 +457,7 @@ impl<B: Backend> Run<'_, B> {
                     exit.exit_code
                 );
             }
-            SlotState::Retiring | SlotState::Empty => {}
+            SlotState::Retiring { .. } | SlotState::Empty => {}
         }
         Ok(())
     }
@@ -442,7 +468,9 @@ impl<B: Backend> Run<'_, B> {
                 self.slots[slot].generation += 1;
                 SlotState::Empty
             }
-            Stopping::Pending => SlotState::Retiring,
+            Stopping::Pending => SlotState::Retiring {
+                kill_at: Some(self.clock.now() + EXIT_WAIT),
+            },
         };
     }
 
@@ -452,7 +480,7 @@ impl<B: Backend> Run<'_, B> {
         slot: usize,
         outcome: Outcome,
         message: String,
-        kill_now: bool,
+        force: Force,
         on_event: &mut dyn FnMut(PoolEvent),
     ) {
         let state = std::mem::replace(&mut self.slots[slot].state, SlotState::Empty);
@@ -466,14 +494,15 @@ impl<B: Backend> Run<'_, B> {
                 return;
             }
         };
-        if kill_now {
+        let killed = force == Force::KillNow;
+        if killed {
             self.backend.kill(slot);
         }
         match self.backend.terminate(slot) {
             Stopping::Gone => {
                 self.slots[slot].generation += 1;
                 self.stats.workers_lost += 1;
-                let record = synthetic_record(&inflight, outcome, message);
+                let record = self.synthetic_record(&inflight, outcome, message);
                 self.finalize(inflight, record, on_event);
             }
             Stopping::Pending => {
@@ -481,15 +510,15 @@ impl<B: Backend> Run<'_, B> {
                     inflight,
                     outcome,
                     message,
-                    kill_at: Instant::now() + self.config.kill_grace,
-                    killed: kill_now,
+                    kill_at: self.clock.now() + self.config.kill_grace,
+                    killed,
                 };
             }
         }
     }
 
     fn enforce_deadlines(&mut self, on_event: &mut dyn FnMut(PoolEvent)) {
-        let now = Instant::now();
+        let now = self.clock.now();
         for slot in 0..self.slots.len() {
             match &mut self.slots[slot].state {
                 SlotState::Busy(f) if f.deadline <= now => {
@@ -501,12 +530,21 @@ impl<B: Backend> Run<'_, B> {
                         "no result within the {:?} device deadline; stopped during the {stage} stage",
                         f.job.timeouts.deadline
                     );
-                    self.stop_slot(slot, Outcome::TimedOut { stage }, message, false, on_event);
+                    let outcome = Outcome::TimedOut { stage };
+                    self.stop_slot(slot, outcome, message, Force::TermThenKill, on_event);
                 }
                 SlotState::Stopping {
                     kill_at, killed, ..
                 } if *kill_at <= now && !*killed => {
                     *killed = true;
+                    self.backend.kill(slot);
+                }
+                SlotState::Retiring { kill_at } if kill_at.is_some_and(|at| at <= now) => {
+                    *kill_at = None;
+                    tracing::warn!(
+                        worker = %self.backend.label(slot),
+                        "worker did not exit within {EXIT_WAIT:?} of its end of input; killing it"
+                    );
                     self.backend.kill(slot);
                 }
                 _ => {}
@@ -515,20 +553,20 @@ impl<B: Backend> Run<'_, B> {
     }
 
     fn apply_cancel(&mut self, level: CancelLevel, on_event: &mut dyn FnMut(PoolEvent)) {
-        let now = Instant::now();
-        let stop_in_flight = match level {
+        let now = self.clock.now();
+        let force = match level {
             CancelLevel::None => return,
             CancelLevel::Graceful => {
                 let deadline = *self
                     .cancel_deadline
                     .get_or_insert(now + self.config.cancel_grace);
-                deadline <= now
+                if deadline > now {
+                    return;
+                }
+                Force::TermThenKill
             }
-            CancelLevel::Immediate => true,
+            CancelLevel::Immediate => Force::KillNow,
         };
-        if !stop_in_flight {
-            return;
-        }
         for slot in 0..self.slots.len() {
             let busy = matches!(self.slots[slot].state, SlotState::Busy(_));
             let stopping_unkilled = matches!(
@@ -537,14 +575,8 @@ impl<B: Backend> Run<'_, B> {
             );
             if busy {
                 let message = "the sweep was interrupted before this device finished".to_string();
-                self.stop_slot(
-                    slot,
-                    Outcome::Cancelled,
-                    message,
-                    level == CancelLevel::Immediate,
-                    on_event,
-                );
-            } else if stopping_unkilled && level == CancelLevel::Immediate {
+                self.stop_slot(slot, Outcome::Cancelled, message, force, on_event);
+            } else if stopping_unkilled && force == Force::KillNow {
                 if let SlotState::Stopping { killed, .. } = &mut self.slots[slot].state {
                     *killed = true;
                 }
@@ -589,8 +621,9 @@ impl<B: Backend> Run<'_, B> {
             });
             let mut next = job;
             next.attempt += 1;
-            let seq = self.stats.finished as u64 + self.retries.len() as u64 + next.id;
-            self.retries.insert((Instant::now() + delay, seq), next);
+            self.retries_queued += 1;
+            let key = (self.clock.now() + delay, self.retries_queued);
+            self.retries.insert(key, next);
             return;
         }
         record.previous_attempts = self.history.remove(&job.id).unwrap_or_default();
@@ -608,17 +641,17 @@ impl<B: Backend> Run<'_, B> {
                 self.retire(slot);
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while self
-            .slots
-            .iter()
-            .any(|s| matches!(s.state, SlotState::Retiring | SlotState::Stopping { .. }))
-        {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+        let deadline = self.clock.now() + EXIT_WAIT;
+        while self.slots.iter().any(|s| {
+            matches!(
+                s.state,
+                SlotState::Retiring { .. } | SlotState::Stopping { .. }
+            )
+        }) {
+            if self.clock.now() >= deadline {
                 break;
             }
-            match self.rx.recv_timeout(left) {
+            match self.clock.recv_until(&self.rx, deadline) {
                 Ok(SlotMsg {
                     slot,
                     generation,
@@ -627,8 +660,8 @@ impl<B: Backend> Run<'_, B> {
                     self.backend.reap(slot);
                     self.slots[slot].state = SlotState::Empty;
                 }
-                Ok(_) => {}
-                Err(_) => break,
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => unreachable!("the run holds a sender"),
             }
         }
         for slot in 0..self.slots.len() {
@@ -641,11 +674,13 @@ impl<B: Backend> Run<'_, B> {
         }
         self.backend.shutdown();
     }
-}
 
-/// A record for a device whose worker could not produce one (crash, deadline, cancellation).
-fn synthetic_record(f: &InFlight, outcome: Outcome, message: String) -> DeviceRecord {
-    let mut record = DeviceRecord::from_target(&f.job.target, outcome, message);
-    record.timings.total_ms = f.started.elapsed().as_secs_f64() * 1000.0;
-    record
+    /// A record for a device whose worker could not produce one (crash, deadline,
+    /// cancellation).
+    fn synthetic_record(&self, f: &InFlight, outcome: Outcome, message: String) -> DeviceRecord {
+        let mut record = DeviceRecord::from_target(&f.job.target, outcome, message);
+        let elapsed = self.clock.now().saturating_duration_since(f.started);
+        record.timings.total_ms = elapsed.as_secs_f64() * 1000.0;
+        record
+    }
 }

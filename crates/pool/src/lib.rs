@@ -16,11 +16,14 @@
 //! This crate never prints and never decides what the user sees: it hands out [`PoolEvent`]s
 //! through a callback, in the order it observes them, from the caller's thread.
 
+mod backend;
 mod dispatch;
 mod fork_server;
 pub mod limits;
 pub mod order;
+pub mod parse;
 mod process;
+mod reap;
 mod retry;
 mod threads;
 pub mod worker;

@@ -28,15 +28,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netsweep_protocol::frame::{CoordinatorMessage, WorkerMessage, read_frame, write_frame};
-use netsweep_protocol::{Job, PROTOCOL_VERSION};
+use netsweep_protocol::{Job, PROTOCOL_VERSION, error_chain};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::dispatch::{Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
+use crate::backend::{AssignError, Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
 use crate::fork_server::{ExitBoard, ForkServer};
+use crate::reap::{AFTER_KILL, poll_child, wait_or_kill};
 use crate::{PoolError, WorkerStart};
 
 /// Where a worker learns its coordinator's pid (not a secret: `ps` shows it too).
@@ -59,6 +60,10 @@ const ENV_ALLOW: &[&str] = &[
 /// Reader threads only shuffle bytes; they need little stack, and a pool of a thousand workers
 /// has two thousand of them.
 const READER_STACK: usize = 128 * 1024;
+
+/// A worker whose stdout closed is normally exiting right now; this is how long it has before
+/// it is killed.
+const EXIT_GRACE: Duration = Duration::from_millis(200);
 
 struct Worker {
     process: WorkerProcess,
@@ -250,18 +255,18 @@ impl Backend for ProcessBackend {
         Ok(())
     }
 
-    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), ()> {
+    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), AssignError> {
         let Some(Worker {
             stdin: Some(stdin), ..
         }) = &mut self.workers[slot]
         else {
-            return Err(());
+            return Err(AssignError::NoWorker);
         };
         self.known_hosts.clone_from(&job.known_hosts);
         let message = CoordinatorMessage::Run {
             job: Box::new(job.clone()),
         };
-        write_frame(stdin, &message).map_err(|_| ())
+        write_frame(stdin, &message).map_err(AssignError::Write)
     }
 
     fn terminate(&mut self, slot: usize) -> Stopping {
@@ -289,19 +294,23 @@ impl Backend for ProcessBackend {
             return ExitInfo::default();
         };
         w.stdin = None;
-        // Its stdout closed; normally the process is exiting right now. Give it a moment, then
-        // make sure: a worker that closed stdout but lingers is killed, never left running.
+        // A worker that closed stdout but lingers is killed, never left running.
+        let group = w.pgid();
         let status = match &mut w.process {
-            WorkerProcess::Exec(child) => wait_child(child, w.pid, &w.label),
-            WorkerProcess::Forked(exits) => {
-                exits.wait(w.pid, Duration::from_millis(200)).or_else(|| {
-                    let _ = killpg(Pid::from_raw(w.pid as i32), Signal::SIGKILL);
-                    exits.wait(w.pid, Duration::from_secs(2))
+            WorkerProcess::Exec(child) => {
+                wait_or_kill(group, EXIT_GRACE, AFTER_KILL, poll_child(child, &w.label)).map(|s| {
+                    ExitInfo {
+                        signal: s.signal(),
+                        exit_code: s.code(),
+                    }
                 })
+            }
+            WorkerProcess::Forked(exits) => {
+                wait_or_kill(group, EXIT_GRACE, AFTER_KILL, |t| exits.wait(w.pid, t))
             }
         };
         // Anything the worker may have left in its group goes with it.
-        let _ = killpg(w.pgid(), Signal::SIGKILL);
+        let _ = killpg(group, Signal::SIGKILL);
         status.unwrap_or_default()
     }
 
@@ -326,30 +335,6 @@ impl Backend for ProcessBackend {
         // Its drop closes its socket and reaps it.
         self.fork_server = None;
     }
-}
-
-/// Waits for an exec'd worker that has closed its stdout: normally it is exiting right now.
-/// One that lingers past a moment is killed, never left running.
-fn wait_child(child: &mut Child, pid: u32, label: &str) -> Option<ExitInfo> {
-    let deadline = Instant::now() + Duration::from_millis(200);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(2)),
-            Ok(None) => {
-                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-                break child.wait().ok();
-            }
-            Err(e) => {
-                tracing::warn!(worker = %label, "cannot wait for worker: {e}");
-                break None;
-            }
-        }
-    };
-    status.map(|s| ExitInfo {
-        signal: s.signal(),
-        exit_code: s.code(),
-    })
 }
 
 /// A live process's peak resident set (`VmHWM`), KiB. `getrusage` cannot give a worker's:
@@ -442,15 +427,4 @@ fn forward_logs(stderr: impl Read, label: &str) {
             _ => tracing::warn!(target: "netsweep::worker", worker = label, "{line}"),
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }

@@ -19,7 +19,7 @@ use netsweep_device::SessionContext;
 use netsweep_protocol::{Job, JobId, Stage};
 
 use crate::PoolError;
-use crate::dispatch::{Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
+use crate::backend::{AssignError, Backend, ExitInfo, SlotBody, SlotMsg, Stopping};
 
 pub(crate) struct ThreadBackend {
     /// Shared by every thread: parsed keys and known_hosts access are per process.
@@ -83,9 +83,11 @@ impl Backend for ThreadBackend {
             .spawn(move || {
                 for job in job_rx {
                     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-                        netsweep_device::run_job(&job, &ctx, &mut |stage| {
+                        let mut record = netsweep_device::run_job(&job, &ctx, &mut |stage| {
                             stage_cell.set(job.id, stage)
-                        })
+                        });
+                        crate::parse::parse_job_outputs(&job, &mut record);
+                        record
                     }));
                     match result {
                         Ok(record) => send(SlotBody::Finished(job.id, Box::new(record))),
@@ -108,10 +110,10 @@ impl Backend for ThreadBackend {
         Ok(())
     }
 
-    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), ()> {
+    fn assign(&mut self, slot: usize, job: &Job) -> Result<(), AssignError> {
         match &self.jobs[slot] {
-            Some(tx) => tx.send(job.clone()).map_err(|_| ()),
-            None => Err(()),
+            Some(tx) => tx.send(job.clone()).map_err(|_| AssignError::ThreadEnded),
+            None => Err(AssignError::NoWorker),
         }
     }
 

@@ -217,6 +217,13 @@ pub struct CommandOutput {
     /// How long the command took, in milliseconds.
     #[serde(default)]
     pub elapsed_ms: f64,
+    /// The rows a TextFSM template gave for `output` (`--parse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parsed: Option<crate::ParsedRows>,
+    /// Why `output` could not be parsed (`--parse`: no template, or the template rejected
+    /// it); the raw output is kept all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_error: Option<String>,
 }
 
 /// Milliseconds spent in each stage of a device's sweep. Stages not reached are absent.

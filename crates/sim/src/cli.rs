@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use netsweep_protocol::error_chain;
 
 use crate::{
     Fleet, FleetSpec, GenerateOptions, Platform, SimError, Spread, parse_duration,
@@ -206,7 +207,8 @@ pub fn run(
     match serve(&args, out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            let _ = writeln!(err, "netsweep-sim: error: {}", chain(&failure.error));
+            // One line: `device r1: cannot listen on …: Address in use`.
+            let _ = writeln!(err, "netsweep-sim: error: {}", error_chain(&failure.error));
             ExitCode::from(failure.code)
         }
     }
@@ -225,18 +227,6 @@ impl From<SimError> for Failure {
         };
         Failure { error, code }
     }
-}
-
-/// The error and its causes on one line: `device r1: cannot listen on …: Address in use`.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
