@@ -4,6 +4,7 @@
 //! One test binary, so the crates link once; helpers live in `harness`.
 
 mod compare;
+mod completions;
 mod deploy;
 mod harness;
 mod parse;
@@ -13,3 +14,4 @@ mod run_parse;
 mod shards;
 mod supervision;
 mod sweep;
+mod test_script;

@@ -45,6 +45,12 @@ pub enum Command {
     /// which groups devices with identical output in a text report.)
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
+    /// Print a completion script for your shell (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print netsweep's manual page (roff), or write a page per subcommand into a directory.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
 }
 
 const PARSE_EXAMPLES: &str = "\
@@ -161,6 +167,23 @@ Examples:
 
 Each run is a separate `netsweep run --no-journal` of the whole selection; device results are
 not printed, only the figures.";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  # bash (needs the bash-completion package), for your user:
+  mkdir -p ~/.local/share/bash-completion/completions
+  netsweep completions bash > ~/.local/share/bash-completion/completions/netsweep
+
+  # zsh: a directory on your $fpath, then restart the shell:
+  netsweep completions zsh > ~/.zfunc/_netsweep
+
+  # fish:
+  netsweep completions fish > ~/.config/fish/completions/netsweep.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  netsweep man | man -l -
+  mkdir -p ~/.local/share/man/man1 && netsweep man --out-dir ~/.local/share/man/man1";
 
 /// Which pool runs the devices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -576,6 +599,23 @@ pub struct ReportArgs {
     /// Your own template for one command: `"show foo=foo.textfsm"`. Repeatable.
     #[arg(long, value_name = "CMD=FILE", requires = "parse")]
     pub template: Vec<String>,
+}
+
+/// `netsweep completions` flags.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `netsweep man` flags.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write netsweep.1 and a page per subcommand (netsweep-run.1, …) into this directory
+    /// instead of printing netsweep.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// Time limits on the command line read like those in devices.yaml: `200ms`, `10s`,

@@ -10,6 +10,7 @@ pub mod args;
 mod chart;
 mod compare;
 mod display;
+mod manual;
 mod merge;
 mod progress;
 mod report;
@@ -77,7 +78,9 @@ pub fn main() -> ExitCode {
         | Command::Compare(_)
         | Command::Merge(_)
         | Command::Parse(_)
-        | Command::Templates(_) => 0,
+        | Command::Templates(_)
+        | Command::Completions(_)
+        | Command::Man(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
@@ -87,6 +90,8 @@ pub fn main() -> ExitCode {
         Command::Merge(a) => merge::merge(a),
         Command::Parse(a) => templates::parse(a),
         Command::Templates(args::TemplatesCommand::List(a)) => templates::list(a),
+        Command::Completions(a) => manual::completions(a),
+        Command::Man(a) => manual::man(a),
     };
     match result {
         Ok(status) => status.into(),
