@@ -278,6 +278,48 @@ pub fn host_port(host: &str, port: u16) -> String {
     }
 }
 
+/// A hop as ssh's `-J` and ProxyJump write it: `[user@]host[:port]`, `[::1]:port` bracketed.
+/// Returns the user (when written), the host and the port (when written).
+pub fn parse_hop(text: &str) -> Result<(Option<String>, String, Option<u16>), String> {
+    let text = text.trim();
+    let (user, rest) = match text.rsplit_once('@') {
+        Some((user, rest)) if !user.is_empty() => (Some(user.to_string()), rest),
+        Some(_) => return Err(format!("`{text}` has an empty user before `@`")),
+        None => (None, text),
+    };
+    let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| format!("`{text}` opens `[` without closing it"))?;
+        match after.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if after.is_empty() => (host, None),
+            None => return Err(format!("`{text}`: expected `:port` after `]`")),
+        }
+    } else if rest.matches(':').count() == 1 {
+        let (host, port) = rest.split_once(':').unwrap_or((rest, ""));
+        (host, Some(port))
+    } else {
+        // No colon, or a bare IPv6 literal (which cannot carry a port without brackets).
+        (rest, None)
+    };
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{text}` names no usable host"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                return Err(format!(
+                    "`{p}` in `{text}` is not a port number (1 to 65535)"
+                ));
+            }
+        },
+    };
+    Ok((user, host.to_string(), port))
+}
+
 /// How long each part of a device's sweep may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeouts {
@@ -371,6 +413,24 @@ pub(crate) mod millis {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hops_are_read_as_ssh_writes_them() {
+        let hop = |t| super::parse_hop(t);
+        assert_eq!(hop("bastion"), Ok((None, "bastion".into(), None)));
+        assert_eq!(
+            hop("ops@10.0.0.1:2222"),
+            Ok((Some("ops".into()), "10.0.0.1".into(), Some(2222)))
+        );
+        assert_eq!(
+            hop("a@[::1]:22"),
+            Ok((Some("a".into()), "::1".into(), Some(22)))
+        );
+        assert_eq!(hop("::1"), Ok((None, "::1".into(), None)));
+        assert!(hop("ops@host:0").is_err());
+        assert!(hop("@host").is_err());
+        assert!(hop("ops@").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -21,7 +21,7 @@ pub use error_chain::error_chain;
 pub use frame::{CoordinatorMessage, FrameError, WorkerMessage};
 pub use job::{
     AlgorithmList, Algorithms, DeviceTarget, HostKeyPolicy, Job, JobId, JumpHost, ParseSpec,
-    Secret, SshSettings, Timeouts, host_port, wildcard_match,
+    Secret, SshSettings, Timeouts, host_port, parse_hop, wildcard_match,
 };
 pub use outcome::{AttemptSummary, CommandOutput, DeviceRecord, Outcome, Stage, Timings};
 pub use parsed::{ParsedRows, ParsedValue};
