@@ -195,3 +195,77 @@ fn proxy_jump_from_an_ssh_config_file_and_the_entry_beats_it() {
         out.stderr
     );
 }
+
+#[test]
+fn a_legacy_only_device_is_refused_by_default_and_reached_when_its_entry_allows_it() {
+    let mut old = DeviceSpec::new("r2", Platform::CiscoIos);
+    old.behaviour.faults = vec![netsweep_sim::Fault::Legacy];
+    let fleet = TestFleet::start(vec![DeviceSpec::new("r1", Platform::CiscoIos), old]);
+    let yaml = inventory(&fleet, "");
+    write_file(fleet.dir.path(), "devices.yaml", &yaml);
+    let run = || {
+        let mut cmd = netsweep_run(&fleet, &["-c", "show clock", "--format", "jsonl"]);
+        cmd.arg("--no-ssh-config");
+        run_with_limit(cmd, LIMIT)
+    };
+    let out = run();
+    assert_eq!(out.code(), Some(1), "{out:#?}");
+    let records = json_lines(&out.stdout);
+    let r2 = records.iter().find(|r| r["device"] == "r2").unwrap();
+    assert_eq!(r2["status"], "protocol_error", "{r2}");
+    let message = r2["message"].as_str().unwrap();
+    assert!(
+        message.contains("diffie-hellman-group14-sha1") && message.contains("legacy_algorithms"),
+        "{message}"
+    );
+
+    let allowed = yaml.replace("{name: r2, ", "{name: r2, legacy_algorithms: true, ");
+    write_file(fleet.dir.path(), "devices.yaml", &allowed);
+    let out = run();
+    assert_eq!(out.code(), Some(0), "{out:#?}");
+    assert_eq!(statuses(&out.stdout), all_ok(2));
+}
+
+#[test]
+fn an_encrypted_key_logs_in_with_its_passphrase_from_a_file() {
+    let sshd = Sshd::start().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_locked");
+    netsweep_testkit::keygen_with_passphrase(&key, "ed25519", "correct horse").unwrap();
+    sshd.authorize(&std::fs::read_to_string(key.with_extension("pub")).unwrap())
+        .unwrap();
+    write_file(dir.path(), "phrase", "correct horse\n");
+    let entry = |extra: &str| {
+        format!(
+            "- {{name: srv, device_type: linux, host: 127.0.0.1, port: {}, username: {}, \
+             key_file: id_locked{extra}}}\n",
+            sshd.port(),
+            sshd.user()
+        )
+    };
+    let run = || {
+        let mut cmd = std::process::Command::new(crate::harness::bin("netsweep"));
+        cmd.arg("run")
+            .arg("--inventory")
+            .arg(dir.path().join("devices.yaml"))
+            .arg("--known-hosts")
+            .arg(dir.path().join("known_hosts"))
+            .args(["-c", "echo in", "--format", "jsonl", "--no-ssh-config"]);
+        run_with_limit(cmd, LIMIT)
+    };
+    write_file(dir.path(), "devices.yaml", &entry(""));
+    let out = run();
+    assert_eq!(out.code(), Some(1), "{out:#?}");
+    assert!(out.stdout.contains("key_passphrase_file"), "{}", out.stdout);
+
+    write_file(
+        dir.path(),
+        "devices.yaml",
+        &entry(", key_passphrase_file: phrase"),
+    );
+    let out = run();
+    assert_eq!(out.code(), Some(0), "{out:#?}");
+    let records = json_lines(&out.stdout);
+    assert_eq!(records[0]["outputs"][0]["output"], "in", "{}", out.stdout);
+    assert!(!out.stdout.contains("horse") && !out.stderr.contains("horse"));
+}
