@@ -4,7 +4,7 @@
     python3 bench/run.py <benchmark>... [--quick] [--repeat N] [--no-build]
     python3 bench/run.py all
 
-Benchmarks: sweep, pools, hang, journal, latency, throughput, scaling, python, memory, all.
+Benchmarks: sweep, pools, hang, journal, latency, rtt, throughput, scaling, python, memory, all.
 See bench/README.md for what each one measures and what it does not.
 
 Every fleet is served by `netsweep-sim` on loopback addresses only (127.x.y.z), bounded in size,
@@ -156,7 +156,7 @@ class Simulator:
 
     def __init__(self, workdir: Path, label: str, count: int, base_addr: str, seed: int,
                  latency: str | None = None, faults: str | None = None,
-                 duration_s: int = 900):
+                 duration_s: int = 900, rtt: str | None = None):
         self.inventory = workdir / f"{label}.yaml"
         self.expected = workdir / f"{label}.expected.json"
         self.out = workdir / f"{label}.sim.out"
@@ -170,6 +170,8 @@ class Simulator:
             self.args += ["--latency", latency]
         if faults:
             self.args += ["--faults", faults]
+        if rtt:
+            self.args += ["--rtt", rtt]
         self.proc: subprocess.Popen | None = None
         self.ready_line = ""
         self.siblings: list[Simulator] = [self]
@@ -216,7 +218,8 @@ class Simulator:
 
 @contextlib.contextmanager
 def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1,
-          latency: str | None = None, faults: str | None = None, duration_s: int = 900):
+          latency: str | None = None, faults: str | None = None, duration_s: int = 900,
+          rtt: str | None = None):
     """A simulated fleet of `count` instant IOS devices and the one inventory listing them.
 
     Fleets above DEVICES_PER_SIM devices are split over several simulator processes (each on
@@ -228,7 +231,8 @@ def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1
             n = min(DEVICES_PER_SIM, count - part * DEVICES_PER_SIM)
             sims.append(stack.enter_context(Simulator(
                 workdir, f"{label}{part + 1}" if parts > 1 else label, n,
-                f"127.{first_octet + part}.0.1", seed + part, latency, faults, duration_s)))
+                f"127.{first_octet + part}.0.1", seed + part, latency, faults, duration_s,
+                rtt)))
         for sim in sims:
             say(f"  {sim.ready_line}")
         sims[0].siblings = sims
@@ -630,6 +634,39 @@ def bench_latency(opts, work: Path) -> dict:
             "netsweep_best_ms": best, "met": ratio_worst >= 100, "table": text}
 
 
+def bench_rtt(opts, work: Path) -> dict:
+    """Round trips per device on a simulated WAN: one IOS device `--rtt 100ms` away, swept
+    again and again by one worker; per-device time / RTT is the round trips a session costs."""
+    rtt_s = 0.1
+    n_fast, n_netmiko = (5, 2) if opts.quick else (20, 5)
+    repeat = opts.repeat or 3
+    python = ensure_netmiko()
+    with fleet(work, "rtt", 1, 72, rtt=f"{int(rtt_s * 1000)}ms") as (source, _):
+        inv = one_device_inventory(source, work / "rtt-many.yaml", n_fast)
+        small = one_device_inventory(source, work / "rtt-few.yaml", n_netmiko)
+        warm_up(inv, work)
+        runs = {
+            "netsweep threads": repeated(repeat, lambda: netsweep(inv, "threads", 1, work)),
+            "netmiko (one thread)": repeated(
+                repeat, lambda: netmiko(python, small, "threads", 1, n_netmiko)),
+        }
+    version = runs["netmiko (one thread)"][0]["netmiko_version"]
+    trips = {k: [r["elapsed_s"] / r["devices"] / rtt_s for r in v] for k, v in runs.items()}
+    rows = [[k, runs[k][0]["devices"], spread(v), statistics.median(v), failures(runs[k])]
+            for k, v in trips.items()]
+    ours = statistics.median(trips["netsweep threads"])
+    text = table(f"rtt: one simulated IOS device at --rtt {int(rtt_s * 1000)}ms, `{COMMAND}`, "
+                 f"one worker ({repeat} runs each; netmiko {version}; the simulator cannot delay "
+                 f"the TCP handshake, a real WAN adds 1)",
+                 ["client", "sessions", "round trips per device (min … max)", "median",
+                  "failed"], rows)
+    text += "\n" + table("rtt: goal (issue 15)", ["figure", "value", "goal", "verdict"], [
+        ["netsweep round trips per cisco_ios device, + 1 for TCP", f"{ours + 1:.1f}", "<= 12",
+         verdict(ours + 1 <= 12)]])
+    return {"rtt_s": rtt_s, "round_trips": {k: statistics.median(v) for k, v in trips.items()},
+            "runs": runs, "netmiko_version": version, "met": ours + 1 <= 12, "table": text}
+
+
 def worker_counts(opts) -> list[int]:
     return [1, 4, 32, 128] if opts.quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
@@ -784,6 +821,7 @@ BENCHMARKS = {
     "journal": bench_journal,
     "memory": bench_memory,
     "latency": bench_latency,
+    "rtt": bench_rtt,
     "throughput": bench_throughput,
     "scaling": bench_scaling,
     "python": bench_python,
