@@ -262,13 +262,14 @@ def entries(inventory: Path) -> list[tuple[str, str]]:
 
 def netsweep(inventory: Path, pool: str, workers: int, workdir: Path, *,
              journal: Path | None = None, deadline: str | None = None,
-             keep_output: bool = False, sample_workers: bool = False) -> dict:
+             keep_output: bool = False, sample_workers: bool = False,
+             command: str = COMMAND, extra: tuple[str, ...] = ()) -> dict:
     """One `netsweep run`; returns its --stats figures plus our own wall clock."""
     stats = workdir / "stats.json"
     stats.unlink(missing_ok=True)
-    args = [str(NETSWEEP), "run", "-i", str(inventory), "-c", COMMAND, "--pool", pool,
+    args = [str(NETSWEEP), "run", "-i", str(inventory), "-c", command, "--pool", pool,
             "-w", str(workers), "--format", "jsonl", "--no-progress",
-            "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats)]
+            "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats), *extra]
     args += ["--journal", str(journal)] if journal else ["--no-journal"]
     if deadline:
         args += ["--deadline", deadline]
@@ -905,6 +906,53 @@ def bench_python(opts, work: Path) -> dict:
             "met": ratio >= 5, "table": text}
 
 
+def parse_templates() -> Path:
+    """ntc-templates for `parse`: the shared copy beside the project, else the data directory
+    `netsweep templates fetch` fills."""
+    shared = ROOT.parent / "shared" / "ntc-fixtures" / "templates"
+    if (shared / "index").exists():
+        return shared
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    fetched = data / "netsweep" / "ntc-templates"
+    if not (fetched / "index").exists():
+        raise RuntimeError("no ntc-templates: run `netsweep templates fetch` first")
+    return fetched
+
+
+def bench_parse(opts, work: Path) -> dict:
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 3
+    templates = parse_templates()
+    parse = ("--parse", "--templates", str(templates))
+    runs: dict[tuple[str, bool], list[dict]] = {}
+    with fleet(work, "parse", n, 69) as (inv, _):
+        warm_up(inv, work)
+        for _ in range(repeat):  # alternate, so every variant sees the same machine state
+            for pool in ("threads", "processes"):
+                for parsed in (False, True):
+                    runs.setdefault((pool, parsed), []).append(netsweep(
+                        inv, pool, w, work, command="show version",
+                        extra=parse if parsed else ()))
+    rate = {k: median_rate(r) for k, r in runs.items()}
+    rows, goals = [], {}
+    for pool in ("threads", "processes"):
+        cost = 1 - rate[(pool, True)] / rate[(pool, False)]
+        goals[pool] = cost <= 0.10
+        for parsed in (False, True):
+            r = runs[(pool, parsed)]
+            rows.append([pool, "--parse" if parsed else "raw", w, n, spread(walls(r)),
+                         rate[(pool, parsed)], failures(r),
+                         f"{cost:.1%}" if parsed else "", verdict(goals[pool]) if parsed else ""])
+    text = table(f"parse: {n} instant devices, `show version`, -w {w}, with and without --parse "
+                 f"(ntc-templates from {templates}), alternating runs ({repeat} each)",
+                 ["pool", "output", "workers", "devices", "wall s median (min … max)",
+                  "devices/s", "failed", "throughput cost", "goal <= 10 %"], rows)
+    return {"devices": n, "workers": w, "templates": str(templates),
+            "runs": {f"{p}/{'parse' if k else 'raw'}": r for (p, k), r in runs.items()},
+            "rate_median": {f"{p}/{'parse' if k else 'raw'}": v for (p, k), v in rate.items()},
+            "goals": {f"{p}_cost<=10%": g for p, g in goals.items()}, "table": text}
+
+
 BENCHMARKS = {
     "sweep": bench_sweep,
     "pools": bench_pools,
@@ -917,6 +965,7 @@ BENCHMARKS = {
     "throughput": bench_throughput,
     "scaling": bench_scaling,
     "python": bench_python,
+    "parse": bench_parse,
 }
 
 

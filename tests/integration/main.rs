@@ -15,4 +15,5 @@ mod run_parse;
 mod shards;
 mod supervision;
 mod sweep;
+mod templates_fetch;
 mod test_script;

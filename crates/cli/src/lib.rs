@@ -91,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Merge(a) => merge::merge(a),
         Command::Parse(a) => templates::parse(a),
         Command::Templates(args::TemplatesCommand::List(a)) => templates::list(a),
+        Command::Templates(args::TemplatesCommand::Fetch(a)) => templates::fetch::fetch(a),
         Command::Completions(a) => manual::completions(a),
         Command::Man(a) => manual::man(a),
     };
