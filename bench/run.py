@@ -4,7 +4,8 @@
     python3 bench/run.py <benchmark>... [--quick] [--repeat N] [--no-build]
     python3 bench/run.py all
 
-Benchmarks: sweep, pools, hang, journal, latency, rtt, jump, throughput, scaling, python, memory, all.
+Benchmarks: sweep, config, pools, hang, journal, latency, rtt, jump, throughput, scaling, python,
+memory, all.
 See bench/README.md for what each one measures and what it does not.
 
 Every fleet is served by `netsweep-sim` on loopback addresses only (127.x.y.z), bounded in size,
@@ -263,11 +264,13 @@ def entries(inventory: Path) -> list[tuple[str, str]]:
 def netsweep(inventory: Path, pool: str, workers: int, workdir: Path, *,
              journal: Path | None = None, deadline: str | None = None,
              keep_output: bool = False, sample_workers: bool = False,
-             command: str = COMMAND, extra: tuple[str, ...] = ()) -> dict:
-    """One `netsweep run`; returns its --stats figures plus our own wall clock."""
+             command: str | None = COMMAND, extra: tuple[str, ...] = ()) -> dict:
+    """One `netsweep run` (of `-c command` if given, then the `extra` arguments); returns its
+    --stats figures plus our own wall clock."""
     stats = workdir / "stats.json"
     stats.unlink(missing_ok=True)
-    args = [str(NETSWEEP), "run", "-i", str(inventory), "-c", command, "--pool", pool,
+    what = ["-c", command] if command else []
+    args = [str(NETSWEEP), "run", "-i", str(inventory), *what, "--pool", pool,
             "-w", str(workers), "--format", "jsonl", "--no-progress",
             "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats), *extra]
     args += ["--journal", str(journal)] if journal else ["--no-journal"]
@@ -906,6 +909,37 @@ def bench_python(opts, work: Path) -> dict:
             "met": ratio >= 5, "table": text}
 
 
+CONFIG_LINES = ["ntp server 10.0.0.1", "ntp server 10.0.0.2", "logging host 10.0.0.3",
+                "snmp-server location {{ name }}", "snmp-server contact noc"]
+SHOW_COMMANDS = ["show clock", "show version", "show ip interface brief", "show inventory",
+                 "show privilege"]
+
+
+def bench_config(opts, work: Path) -> dict:
+    """A 5-line configuration change vs 5 `show` commands on the same fleet, and --diff's cost
+    (two reads of a 4 KiB running configuration per device)."""
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 3
+    config = [a for line in CONFIG_LINES for a in ("--config-line", line)]
+    variants = [
+        ("5 show commands", [a for c in SHOW_COMMANDS for a in ("-c", c)]),
+        ("5-line change", config),
+        ("5-line change + --diff", config + ["--diff"]),
+    ]
+    rows, figures = [], {}
+    with fleet(work, "config", n, 71) as (inv, _):
+        warm_up(inv, work)
+        for label, what in variants:
+            runs = repeated(repeat, lambda: netsweep(inv, "processes", w, work, command=None,
+                                                     extra=tuple(what)))
+            figures[label] = runs
+            rows.append([label, n, spread(walls(runs)), median_rate(runs), failures(runs)])
+    text = table(f"config: {n} instant simulated IOS devices, --pool processes -w {w} "
+                 f"({repeat} runs; the change accumulates lines on the simulator)",
+                 ["what", "devices", "wall s median (min … max)", "devices/s", "failed"], rows)
+    return {"devices": n, "workers": w, "runs": figures, "table": text}
+
+
 def parse_templates() -> Path:
     """ntc-templates for `parse`: the shared copy beside the project, else the data directory
     `netsweep templates fetch` fills."""
@@ -955,6 +989,7 @@ def bench_parse(opts, work: Path) -> dict:
 
 BENCHMARKS = {
     "sweep": bench_sweep,
+    "config": bench_config,
     "pools": bench_pools,
     "hang": bench_hang,
     "journal": bench_journal,

@@ -5,6 +5,7 @@
 
 mod compare;
 mod completions;
+mod config_change;
 mod deploy;
 mod harness;
 mod parse;

@@ -316,9 +316,13 @@ pub struct RunArgs {
         short = 'c',
         long = "command",
         value_name = "CMD",
-        required_unless_present = "resume"
+        required_unless_present_any = ["resume", "config", "config_lines"]
     )]
     pub commands: Vec<String>,
+
+    /// The configuration change (`--config` and the flags that go with it).
+    #[command(flatten)]
+    pub change: crate::change::ChangeArgs,
 
     /// Only these devices or groups (names or globs, e.g. `routers`, `core-*`); repeatable,
     /// or comma-separated.
@@ -652,6 +656,11 @@ pub struct ReportArgs {
     /// Your own template for one command: `"show foo=foo.textfsm"`. Repeatable.
     #[arg(long, value_name = "CMD=FILE", requires = "parse")]
     pub template: Vec<String>,
+
+    /// Print the configuration diffs a `run --config --diff` kept, one per device, and
+    /// nothing else (devices without a diff are left out).
+    #[arg(long, conflicts_with_all = ["parse", "merge"])]
+    pub diff: bool,
 }
 
 /// `netsweep completions` flags.

@@ -7,6 +7,7 @@
 #![allow(clippy::print_stderr)]
 
 pub mod args;
+mod change;
 mod chart;
 mod compare;
 mod display;

@@ -18,6 +18,7 @@ use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use crate::config_state::DeviceConfig;
 use crate::facts::Facts;
 use crate::session::{Connection, methods};
 use crate::spec::{DeviceSpec, Fault, FleetSpec, Platform};
@@ -37,6 +38,13 @@ pub struct Counters {
     /// Requests for the list of login methods (SSH "none" authentication), each a round trip
     /// a client could have spared.
     pub method_queries: u64,
+    /// Configuration lines that reached the running configuration (applied at once, or
+    /// committed).
+    pub config_lines: u64,
+    /// Commits of a candidate configuration.
+    pub commits: u64,
+    /// Saves of the running configuration.
+    pub saves: u64,
 }
 
 #[derive(Default)]
@@ -56,6 +64,7 @@ impl CounterCells {
             auth_failed: self.auth_failed.load(Ordering::Relaxed),
             commands: self.commands.load(Ordering::Relaxed),
             method_queries: self.method_queries.load(Ordering::Relaxed),
+            ..Counters::default()
         }
     }
 }
@@ -66,6 +75,8 @@ pub(crate) struct Device {
     pub seed: u64,
     pub counters: CounterCells,
     pub facts: Facts,
+    /// The running configuration's changes, shared by every connection.
+    pub configuration: Arc<DeviceConfig>,
     pub authorized: Vec<PublicKey>,
     /// The server config with the device's own host key (`hostkey-change` builds a fresh one
     /// per connection instead).
@@ -192,9 +203,23 @@ impl Fleet {
 
     /// What a device has seen so far.
     pub fn counters(&self, name: &str) -> Option<Counters> {
+        self.by_name.get(name).map(|&i| {
+            let device = &self.devices[i];
+            let config = device.configuration.counts();
+            Counters {
+                config_lines: config.applied,
+                commits: config.commits,
+                saves: config.saves,
+                ..device.counters.snapshot()
+            }
+        })
+    }
+
+    /// The lines configuration changes have added to a device's running configuration.
+    pub fn added_config(&self, name: &str) -> Option<Vec<String>> {
         self.by_name
             .get(name)
-            .map(|&i| self.devices[i].counters.snapshot())
+            .map(|&i| self.devices[i].configuration.added_lines())
     }
 
     /// The device's public host key as an OpenSSH line (`ssh-ed25519 AAAA…`), for
@@ -262,6 +287,7 @@ impl Device {
         let host_key_line = keys::openssh_public_line(&host_key);
         let config = Arc::new(server_config(&spec, host_key));
         Ok(Device {
+            configuration: Arc::default(),
             facts: Facts::new(seed, &spec.name, index, spec.behaviour.running_config_bytes),
             spec,
             seed,
