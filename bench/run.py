@@ -4,8 +4,8 @@
     python3 bench/run.py <benchmark>... [--quick] [--repeat N] [--no-build]
     python3 bench/run.py all
 
-Benchmarks: sweep, config, pools, hang, journal, latency, throughput, scaling, python, telnet,
-parse, memory, all.
+Benchmarks: sweep, config, pools, hang, journal, latency, rtt, jump, throughput, scaling, python,
+telnet, parse, memory, all.
 See bench/README.md for what each one measures and what it does not.
 
 Every fleet is served by `netsweep-sim` on loopback addresses only (127.x.y.z), bounded in size,
@@ -25,6 +25,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +34,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RELEASE = ROOT / "target" / "release"
+# NETSWEEP_BENCH_BIN_DIR points at other builds (with --no-build), e.g. a debug build for the
+# `rtt` benchmark, where the network delay dwarfs the CPU time.
+RELEASE = Path(os.environ.get("NETSWEEP_BENCH_BIN_DIR", ROOT / "target" / "release"))
 RESULTS = ROOT / "bench" / "results"
 VENV = RESULTS / "venv-netmiko"
 NETMIKO_SCRIPT = ROOT / "bench" / "netmiko_sweep.py"
@@ -157,7 +160,7 @@ class Simulator:
 
     def __init__(self, workdir: Path, label: str, count: int, base_addr: str, seed: int,
                  latency: str | None = None, faults: str | None = None,
-                 duration_s: int = 900, transport: str | None = None):
+                 duration_s: int = 900, transport: str | None = None, rtt: str | None = None):
         self.inventory = workdir / f"{label}.yaml"
         self.expected = workdir / f"{label}.expected.json"
         self.out = workdir / f"{label}.sim.out"
@@ -173,6 +176,8 @@ class Simulator:
             self.args += ["--faults", faults]
         if transport:
             self.args += ["--transport", transport]
+        if rtt:
+            self.args += ["--rtt", rtt]
         self.proc: subprocess.Popen | None = None
         self.ready_line = ""
         self.siblings: list[Simulator] = [self]
@@ -220,7 +225,7 @@ class Simulator:
 @contextlib.contextmanager
 def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1,
           latency: str | None = None, faults: str | None = None, duration_s: int = 900,
-          transport: str | None = None):
+          transport: str | None = None, rtt: str | None = None):
     """A simulated fleet of `count` instant IOS devices and the one inventory listing them.
 
     Fleets above DEVICES_PER_SIM devices are split over several simulator processes (each on
@@ -233,7 +238,7 @@ def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1
             sims.append(stack.enter_context(Simulator(
                 workdir, f"{label}{part + 1}" if parts > 1 else label, n,
                 f"127.{first_octet + part}.0.1", seed + part, latency, faults, duration_s,
-                transport)))
+                transport, rtt)))
         for sim in sims:
             say(f"  {sim.ready_line}")
         sims[0].siblings = sims
@@ -638,6 +643,127 @@ def bench_latency(opts, work: Path) -> dict:
             "netsweep_best_ms": best, "met": ratio_worst >= 100, "table": text}
 
 
+def bench_rtt(opts, work: Path) -> dict:
+    """Round trips per device on a simulated WAN: one IOS device `--rtt 100ms` away, swept
+    again and again by one worker; per-device time / RTT is the round trips a session costs."""
+    rtt_s = 0.1
+    n_fast, n_netmiko = (5, 2) if opts.quick else (20, 5)
+    repeat = opts.repeat or 3
+    python = ensure_netmiko()
+    with fleet(work, "rtt", 1, 72, rtt=f"{int(rtt_s * 1000)}ms") as (source, _):
+        inv = one_device_inventory(source, work / "rtt-many.yaml", n_fast)
+        small = one_device_inventory(source, work / "rtt-few.yaml", n_netmiko)
+        warm_up(inv, work)
+        runs = {
+            "netsweep threads": repeated(repeat, lambda: netsweep(inv, "threads", 1, work)),
+            "netmiko (one thread)": repeated(
+                repeat, lambda: netmiko(python, small, "threads", 1, n_netmiko)),
+        }
+    version = runs["netmiko (one thread)"][0]["netmiko_version"]
+    trips = {k: [r["elapsed_s"] / r["devices"] / rtt_s for r in v] for k, v in runs.items()}
+    rows = [[k, runs[k][0]["devices"], spread(v), statistics.median(v), failures(runs[k])]
+            for k, v in trips.items()]
+    ours = statistics.median(trips["netsweep threads"])
+    text = table(f"rtt: one simulated IOS device at --rtt {int(rtt_s * 1000)}ms, `{COMMAND}`, "
+                 f"one worker ({repeat} runs each; netmiko {version}; the simulator cannot delay "
+                 f"the TCP handshake, a real WAN adds 1)",
+                 ["client", "sessions", "round trips per device (min … max)", "median",
+                  "failed"], rows)
+    text += "\n" + table("rtt: goal (issue 15)", ["figure", "value", "goal", "verdict"], [
+        ["netsweep round trips per cisco_ios device, + 1 for TCP", f"{ours + 1:.1f}", "<= 12",
+         verdict(ours + 1 <= 12)]])
+    return {"rtt_s": rtt_s, "round_trips": {k: statistics.median(v) for k, v in trips.items()},
+            "runs": runs, "netmiko_version": version, "met": ours + 1 <= 12, "table": text}
+
+
+class Bastion:
+    """OpenSSH `sshd` on loopback as a jump host (TCP forwarding allowed, key login), with its
+    own keys in `workdir`; stopped on exit from the `with` block."""
+
+    def __init__(self, workdir: Path, port: int = 4122):
+        self.dir = workdir / "bastion"
+        self.port = port
+        self.user = os.environ.get("USER") or "root"
+        self.log = self.dir / "sshd.log"
+        self.key = self.dir / "client_key"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Bastion":
+        self.dir.mkdir()
+        Path("/run/sshd").mkdir(exist_ok=True)
+        for name in ("host_key", "client_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            str(self.dir / name)], check=True)
+        shutil.copy(self.dir / "client_key.pub", self.dir / "authorized_keys")
+        config = self.dir / "sshd_config"
+        config.write_text(f"Port {self.port}\nListenAddress 127.0.0.1\n"
+                          f"HostKey {self.dir}/host_key\n"
+                          f"AuthorizedKeysFile {self.dir}/authorized_keys\n"
+                          "PermitRootLogin yes\nStrictModes no\nUsePAM no\nPidFile none\n"
+                          "PasswordAuthentication no\nAllowTcpForwarding yes\n"
+                          "MaxStartups 1000\nMaxSessions 1000\nLogLevel VERBOSE\n")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([os.environ.get("NETSWEEP_TEST_SSHD", "/usr/sbin/sshd"),
+                                          "-D", "-e", "-f", str(config)],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            time.sleep(0.05)
+        self.__exit__()
+        raise RuntimeError(f"sshd did not listen on {self.port}: {self.log.read_text()[-2000:]}")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def logins(self) -> int:
+        return sum(1 for line in self.log.read_text(errors="replace").splitlines()
+                   if "Accepted " in line and " for " in line)
+
+    def behind(self, inventory: Path, target: Path) -> Path:
+        """`inventory` with every entry reached through this bastion."""
+        hop = (f"  jump_host: {{host: 127.0.0.1, port: {self.port}, username: {self.user}, "
+               f"key_file: '{self.key}'}}\n")
+        target.write_text("".join(block.split("\n", 1)[0] + "\n" + hop +
+                                  block.split("\n", 1)[1] for _, block in entries(inventory)))
+        return target
+
+
+def bench_jump(opts, work: Path) -> dict:
+    """1,000 devices behind one jump host against the same devices direct, same W."""
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 3
+    rows, figures = [], {}
+    with fleet(work, "jump", n, 74) as (inv, _), Bastion(work) as bastion:
+        behind = bastion.behind(inv, work / "jump-behind.yaml")
+        warm_up(inv, work)
+        netsweep(behind, "threads", w, work)
+        for pool in ("threads", "processes"):
+            for label, path in (("direct", inv), ("jump host", behind)):
+                runs, logins = [], []
+                for _ in range(repeat):
+                    before = bastion.logins()
+                    runs.append(netsweep(path, pool, w, work))
+                    logins.append(bastion.logins() - before)
+                figures[f"{pool} {label}"] = {"runs": runs, "bastion_logins": logins}
+                rows.append([pool, label, w, n, median_rate(runs), failures(runs),
+                             max(logins) if label == "jump host" else "-"])
+    worst = max(max(v["bastion_logins"]) for k, v in figures.items() if "jump" in k)
+    text = table(f"jump: {n} simulated IOS devices direct and behind one OpenSSH sshd jump host "
+                 f"on loopback, -w {w} ({repeat} runs each)",
+                 ["pool", "path", "workers", "devices", "devices/s median", "failed",
+                  "bastion logins per sweep (max)"], rows)
+    text += "\n" + table("jump: goal (issue 15)", ["figure", "value", "goal", "verdict"], [
+        ["bastion connections per sweep", worst, f"<= W = {w}", verdict(worst <= w)]])
+    return {"devices": n, "workers": w, "paths": figures, "bastion_logins_max": worst,
+            "met": worst <= w, "table": text}
+
+
 def worker_counts(opts) -> list[int]:
     return [1, 4, 32, 128] if opts.quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
@@ -921,6 +1047,8 @@ BENCHMARKS = {
     "journal": bench_journal,
     "memory": bench_memory,
     "latency": bench_latency,
+    "rtt": bench_rtt,
+    "jump": bench_jump,
     "throughput": bench_throughput,
     "scaling": bench_scaling,
     "python": bench_python,

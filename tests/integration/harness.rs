@@ -91,6 +91,7 @@ pub fn target_of(d: &DeviceSpec) -> DeviceTarget {
         secret: Some(Secret::new(d.secret.clone())),
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 

@@ -10,6 +10,7 @@ mod deploy;
 mod harness;
 mod parse;
 mod pool_contract;
+mod reach;
 mod resume;
 mod run_parse;
 mod shards;

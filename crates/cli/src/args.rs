@@ -382,6 +382,16 @@ pub struct RunArgs {
     #[command(flatten)]
     pub host_keys: HostKeyArgs,
 
+    /// OpenSSH client config to resolve devices' hosts in (HostName, Port, IdentityFile,
+    /// ProxyJump, algorithms, …); the inventory entry beats it. [default: ~/.ssh/config
+    /// when it exists]
+    #[arg(long, value_name = "FILE", conflicts_with = "no_ssh_config")]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Read no ssh_config at all, not even ~/.ssh/config.
+    #[arg(long)]
+    pub no_ssh_config: bool,
+
     /// Serve the inventory's devices from the built-in simulator for the length of the run
     /// (their hosts must be loopback addresses). For demos and rehearsals.
     #[arg(long)]

@@ -19,6 +19,7 @@ mod rows;
 mod run;
 mod sharding;
 mod signals;
+mod ssh_config;
 mod stats;
 mod templates;
 

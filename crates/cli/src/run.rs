@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use netsweep_inventory::{Inventory, InventoryDevice};
@@ -75,6 +75,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
         known_hosts.as_deref(),
         parse.as_ref(),
     );
+    apply_ssh_config(args, &selected, &mut jobs)?;
     // Devices whose change cannot be rendered end here, uncontacted; the rest go on.
     let mut unrendered = Vec::new();
     if let Some(plan) = &change_plan {
@@ -458,6 +459,44 @@ fn warn_of_clear_text(jobs: &[Job]) {
         "warning: {which} over telnet: passwords and everything else cross the network in \
          clear text; use SSH wherever the device offers it"
     );
+}
+
+/// Resolves ssh_config (`--ssh-config`, else `~/.ssh/config` when it exists) into the jobs,
+/// here in the coordinator: workers never read `~/.ssh`.
+fn apply_ssh_config(
+    args: &RunArgs,
+    devices: &[&InventoryDevice],
+    jobs: &mut [Job],
+) -> anyhow::Result<()> {
+    use crate::ssh_config::{CliSet, EntrySet, SshConfig};
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let path = match (&args.ssh_config, args.no_ssh_config, &home) {
+        (_, true, _) => return Ok(()),
+        (Some(path), false, _) => path.clone(),
+        (None, false, Some(home)) if home.join(".ssh/config").is_file() => home.join(".ssh/config"),
+        _ => return Ok(()),
+    };
+    let config = SshConfig::read(&path, home.as_deref())?;
+    let cli = CliSet {
+        connect_timeout: args.connect_timeout != Duration::from_secs(10),
+        host_key_policy: args.host_keys.host_key_policy != HostKeyChoice::AcceptNew,
+        known_hosts: args.host_keys.known_hosts.is_some(),
+    };
+    for (job, device) in jobs.iter_mut().zip(devices) {
+        // ssh_config speaks for SSH only: its Port or HostName must not move a telnet device.
+        if job.target.transport == Transport::Telnet {
+            continue;
+        }
+        let entry = EntrySet {
+            port: device.target.port != 22,
+            jump_host: !device.target.ssh.jump_hosts.is_empty(),
+            connect_timeout: device.timeouts.connect_timeout.is_some(),
+        };
+        config
+            .apply(job, entry, cli, home.as_deref())
+            .with_context(|| format!("device `{}` ({})", device.name(), device.location))?;
+    }
+    Ok(())
 }
 
 fn pool_config(args: &RunArgs) -> anyhow::Result<PoolConfig> {

@@ -49,6 +49,7 @@ fn main() {
                 secret: Some(Secret::new(d.secret.clone())),
                 key_file: None,
                 groups: vec![],
+                ssh: Default::default(),
             };
             let mut j = job(target, &["show clock"], &known_hosts);
             j.host_key_policy = HostKeyPolicy::AcceptNew;

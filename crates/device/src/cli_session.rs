@@ -36,6 +36,8 @@ pub(crate) struct CliSession<'d, S: CliStream> {
     timeout: Duration,
     overall: OverallDeadline,
     buf: Vec<u8>,
+    /// What followed the echo of the enable command when `prepare` sent it, for `enable`.
+    enable_reply: Option<Vec<u8>>,
 }
 
 impl<'d, S: CliStream> CliSession<'d, S> {
@@ -57,6 +59,7 @@ impl<'d, S: CliStream> CliSession<'d, S> {
             timeout,
             overall,
             buf: vec![0; READ_CHUNK],
+            enable_reply: None,
         };
         session.learn_prompt(deadline)?;
         Ok(session)
@@ -109,17 +112,39 @@ impl<'d, S: CliStream> CliSession<'d, S> {
         self.prompt = line;
     }
 
-    /// Runs the driver's paging-off commands. A device that rejects them still works: the
-    /// pager is answered instead.
+    /// Runs the driver's paging-off commands, and sends the command that enters privileged
+    /// mode right behind them when [`CliSession::enable`] will need it. They go out in one
+    /// write and cost one round trip together instead of one each (on a distant device, a
+    /// round trip is most of a session's time). A device that rejects a paging command still
+    /// works: the pager is answered instead.
     pub(crate) fn prepare(&mut self) -> Result<(), SessionError> {
-        for command in self.driver.session_setup {
-            match self.run(command, Stage::Prompt) {
-                Ok(out) if out.error.is_some() => {
-                    tracing::debug!(command, error = ?out.error, "set-up command rejected");
-                }
-                Ok(_) => {}
-                Err(f) => return Err(f.error),
-            }
+        let stage = Stage::Prompt;
+        let enable = self
+            .driver
+            .enable
+            .filter(|_| !self.driver.prompt.is_privileged(&self.prompt));
+        let mut lines: Vec<&str> = self.driver.session_setup.to_vec();
+        lines.extend(enable.map(|spec| spec.command));
+        let Some(&last) = lines.last() else {
+            return Ok(());
+        };
+        let deadline = self.overall.within(self.timeout);
+        let batch: String = lines.iter().map(|line| format!("{line}\n")).collect();
+        self.stream.write_all(batch.as_bytes(), &deadline, stage)?;
+        // Everything before the last line's echo (the paging commands' echoes and answers)
+        // is passed over.
+        let after_echo = self.read_echo(last, &deadline, stage)?;
+        if enable.is_some() {
+            self.enable_reply = Some(after_echo);
+            return Ok(());
+        }
+        let mut collector = Collector::new(MAX_OUTPUT_BYTES);
+        collector.push(&after_echo);
+        self.read_output(&mut collector, &deadline, stage, None)?;
+        let (body, _) = collector.into_body();
+        let out = text::command_output(last, &body, false, self.driver.error_markers, 0.0);
+        if out.error.is_some() {
+            tracing::debug!(command = last, error = ?out.error, "set-up command rejected");
         }
         Ok(())
     }
@@ -137,7 +162,11 @@ impl<'d, S: CliStream> CliSession<'d, S> {
             return Ok(());
         }
         let deadline = self.overall.within(self.timeout);
-        let mut seen = self.send_line(spec.command, &deadline, stage)?;
+        // `prepare` may have sent the command already, behind the paging commands.
+        let mut seen = match self.enable_reply.take() {
+            Some(after_echo) => after_echo,
+            None => self.send_line(spec.command, &deadline, stage)?,
+        };
         match self.read_enable_reply(&mut seen, &deadline, true)? {
             EnableReply::Prompt(line) => return self.finish_enable(line, &seen),
             EnableReply::Denied(line) => {
@@ -305,6 +334,17 @@ impl<'d, S: CliStream> CliSession<'d, S> {
         let mut bytes = line.as_bytes().to_vec();
         bytes.push(b'\n');
         self.stream.write_all(&bytes, deadline, stage)?;
+        self.read_echo(line, deadline, stage)
+    }
+
+    /// Reads until the echo of `line` (already sent) has come back; returns what followed
+    /// the echoed line, dropping everything before it.
+    fn read_echo(
+        &mut self,
+        line: &str,
+        deadline: &Deadline,
+        stage: Stage,
+    ) -> Result<Vec<u8>, SessionError> {
         let echo = line.trim().as_bytes();
         let mut before: Vec<u8> = Vec::new();
         let mut searched: usize = 0;

@@ -53,6 +53,27 @@ pub(crate) enum SessionError {
         #[source]
         source: Option<Cause>,
     },
+    #[error("the device and netsweep agreed on no algorithm")]
+    KexFailed {
+        #[source]
+        source: Cause,
+    },
+    #[error("the device offers only {offered}, none of which netsweep offers")]
+    NoCommonAlgorithm { offered: String, advice: String },
+    #[error("{detail}")]
+    Settings { detail: String },
+    #[error("jump host {hop}: {source}")]
+    JumpHost {
+        hop: String,
+        #[source]
+        source: Box<SessionError>,
+    },
+    #[error("jump host {hop} could not connect to {target} ({detail})")]
+    JumpUnreachable {
+        hop: String,
+        target: String,
+        detail: String,
+    },
     #[error("the host key of {entry} differs from the one recorded in {}", file.display())]
     HostKeyChanged { entry: String, file: PathBuf },
     #[error("{entry} is not in {} and the host key policy is strict", file.display())]
@@ -68,6 +89,12 @@ pub(crate) enum SessionError {
         path: PathBuf,
         #[source]
         source: io::Error,
+    },
+    #[error("could not use key file {}{}", path.display(), key_trouble(*passphrase_given, *encrypted))]
+    KeyUnusable {
+        path: PathBuf,
+        passphrase_given: bool,
+        encrypted: bool,
     },
     #[error("no password or key file is configured for user {user} and ssh-agent did not log in")]
     NoCredentials {
@@ -85,7 +112,15 @@ pub(crate) enum SessionError {
     UnknownPlatform { platform: String, supported: String },
 }
 
-fn secs(d: Duration) -> String {
+fn key_trouble(passphrase_given: bool, encrypted: bool) -> &'static str {
+    match (passphrase_given, encrypted) {
+        (false, true) => ": it is encrypted and no passphrase is configured",
+        (true, _) => ": wrong passphrase, or a key format libssh2 cannot read",
+        (false, false) => ": libssh2 cannot read its format",
+    }
+}
+
+pub(crate) fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 1.0 && s.fract() == 0.0 {
         format!("{s:.0} s")
@@ -101,17 +136,23 @@ impl SessionError {
             SessionError::Resolve { .. }
             | SessionError::Refused { .. }
             | SessionError::ConnectTimeout { .. }
-            | SessionError::Connect { .. } => Stage::Connect,
+            | SessionError::Connect { .. }
+            | SessionError::JumpHost { .. }
+            | SessionError::JumpUnreachable { .. } => Stage::Connect,
             SessionError::Timeout { stage, .. }
             | SessionError::DeviceDeadline { stage, .. }
             | SessionError::Lost { stage, .. }
             | SessionError::Protocol { stage, .. } => *stage,
+            SessionError::KexFailed { .. }
+            | SessionError::NoCommonAlgorithm { .. }
+            | SessionError::Settings { .. } => Stage::Handshake,
             SessionError::HostKeyChanged { .. }
             | SessionError::HostKeyUnknown { .. }
             | SessionError::NoKnownHostsFile { .. }
             | SessionError::KnownHosts { .. } => Stage::HostKey,
             SessionError::AuthRejected { .. }
             | SessionError::KeyFile { .. }
+            | SessionError::KeyUnusable { .. }
             | SessionError::NoCredentials { .. }
             | SessionError::NoPassword { .. } => Stage::Auth,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => Stage::Enable,
@@ -125,20 +166,30 @@ impl SessionError {
             SessionError::Resolve { .. }
             | SessionError::Refused { .. }
             | SessionError::ConnectTimeout { .. }
-            | SessionError::Connect { .. } => Outcome::Unreachable,
+            | SessionError::Connect { .. }
+            | SessionError::JumpUnreachable { .. } => Outcome::Unreachable,
+            // A jump host that cannot be reached, hangs or drops the connection makes its
+            // devices unreachable; its refusals (credentials, host key) are the devices' too.
+            SessionError::JumpHost { source, .. } => match source.outcome() {
+                Outcome::TimedOut { .. } | Outcome::ConnectionLost { .. } => Outcome::Unreachable,
+                other => other,
+            },
             SessionError::Timeout { stage, .. } | SessionError::DeviceDeadline { stage, .. } => {
                 Outcome::TimedOut { stage: *stage }
             }
             SessionError::Lost { stage, .. } => Outcome::ConnectionLost { stage: *stage },
-            SessionError::Protocol { .. } | SessionError::UnknownPlatform { .. } => {
-                Outcome::ProtocolError
-            }
+            SessionError::Protocol { .. }
+            | SessionError::UnknownPlatform { .. }
+            | SessionError::KexFailed { .. }
+            | SessionError::NoCommonAlgorithm { .. }
+            | SessionError::Settings { .. } => Outcome::ProtocolError,
             SessionError::HostKeyChanged { .. }
             | SessionError::HostKeyUnknown { .. }
             | SessionError::NoKnownHostsFile { .. }
             | SessionError::KnownHosts { .. } => Outcome::HostKeyMismatch,
             SessionError::AuthRejected { .. }
             | SessionError::KeyFile { .. }
+            | SessionError::KeyUnusable { .. }
             | SessionError::NoCredentials { .. }
             | SessionError::NoPassword { .. } => Outcome::AuthFailed,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => {
@@ -151,6 +202,14 @@ impl SessionError {
     /// to check.
     pub(crate) fn message(&self, current: Stage, command: Option<&str>) -> String {
         let stage = self.stage(current);
+        if let SessionError::JumpHost { hop, source } = self {
+            // The hop's own failure, told as the device's connect stage.
+            let inner = source.message(Stage::Connect, None);
+            let inner = inner
+                .split_once(": ")
+                .map_or(inner.as_str(), |(_, rest)| rest);
+            return format!("{stage}: jump host {hop}: {inner}");
+        }
         let advice = match self {
             SessionError::Resolve { .. } => "check the host name",
             SessionError::Refused { .. } => {
@@ -167,6 +226,17 @@ impl SessionError {
             }
             SessionError::Lost { .. } => "the device or something in between dropped the session",
             SessionError::Protocol { .. } => "check the platform (device_type) and the device",
+            SessionError::JumpHost { .. } => "check the jump host",
+            SessionError::JumpUnreachable { .. } => {
+                "check the device's address as the jump host sees it, and that the jump host allows TCP forwarding (AllowTcpForwarding)"
+            }
+            SessionError::KexFailed { .. } => {
+                "the device may offer only algorithms netsweep does not offer by default; try `legacy_algorithms: true`"
+            }
+            SessionError::NoCommonAlgorithm { advice, .. } => advice.as_str(),
+            SessionError::Settings { .. } => {
+                "check the device's SSH settings (inventory, ssh_config)"
+            }
             SessionError::HostKeyChanged { .. } => {
                 "if the device was replaced or re-keyed, remove its old entry; otherwise this may be an attack"
             }
@@ -178,6 +248,9 @@ impl SessionError {
             }
             SessionError::AuthRejected { .. } => "check the username, password or key",
             SessionError::KeyFile { .. } => "check the key_file path and its permissions",
+            SessionError::KeyUnusable { .. } => {
+                "give the key's passphrase with key_passphrase_env or key_passphrase_file, or check the key"
+            }
             SessionError::NoCredentials { .. } => "configure a password or key_file",
             SessionError::NoPassword { .. } => "configure the device's password",
             SessionError::EnableRejected { .. } => "check the enable secret",

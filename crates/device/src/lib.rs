@@ -36,8 +36,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use netsweep_protocol::{
-    ChangeReport, CommandOutput, DeviceRecord, HostKeyPolicy, Job, Outcome, Stage, Timings,
-    Transport,
+    ChangeReport, CommandOutput, DeviceRecord, Job, Outcome, Stage, Timings, Transport,
 };
 
 use cli_session::CliSession;
@@ -46,6 +45,7 @@ pub use context::SessionContext;
 use deadline::{Deadline, OverallDeadline};
 use error::{CommandFailure, SessionError};
 use platform::{Driver, Interaction};
+use tcp::Socket;
 #[doc(hidden)]
 pub use tcp::set_quickack_enabled;
 
@@ -276,23 +276,42 @@ fn sweep(
     let overall = OverallDeadline::starting_now(job.timeouts.deadline);
 
     stages.enter(Stage::Connect);
-    let connect_timeout = job.timeouts.connect.min(job.timeouts.deadline);
-    let stream = tcp::connect(&job.target.host, job.target.port, connect_timeout)?;
+    let open = || connect(job, ctx, overall);
+    let socket = open()?;
     match job.target.transport {
-        Transport::Ssh => ssh_session(stream, job, ctx, driver, overall, stages, outputs, change),
+        Transport::Ssh => ssh_session(
+            socket, job, ctx, driver, overall, stages, outputs, change, &open,
+        ),
+        // Through jump hosts too: a bastion in front of an old telnet-only device is common.
         Transport::Telnet => {
-            telnet_session(stream, job, ctx, driver, overall, stages, outputs, change)
+            telnet_session(socket, job, ctx, driver, overall, stages, outputs, change)
         }
     }
 }
 
+/// Opens the device's byte stream: a TCP connection, or a channel through its jump hosts.
+fn connect(
+    job: &Job,
+    ctx: &SessionContext,
+    overall: OverallDeadline,
+) -> Result<Socket, SessionError> {
+    let target = &job.target;
+    if target.ssh.jump_hosts.is_empty() {
+        let connect_timeout = job.timeouts.connect.min(job.timeouts.deadline);
+        tcp::connect(&target.host, target.port, connect_timeout).map(Socket::from)
+    } else {
+        ssh::jump::connect(job, ctx, &target.host, target.port, overall)
+    }
+}
+
 /// The session over SSH: log in, then the CLI session over a PTY shell channel, or one exec
-/// channel per command.
+/// channel per command. `reopen` opens another connection to the device (to ask it what
+/// algorithms it offers, should the handshake find none in common).
 // The session's parts travel as arguments so that each transport's function reads as its
 // stages; the change's report is one more of them.
 #[allow(clippy::too_many_arguments)]
 fn ssh_session(
-    stream: std::net::TcpStream,
+    socket: Socket,
     job: &Job,
     ctx: &SessionContext,
     driver: &Driver,
@@ -300,33 +319,23 @@ fn ssh_session(
     stages: &mut StageClock<'_>,
     outputs: &mut Vec<CommandOutput>,
     change: &mut Option<ChangeReport>,
+    reopen: &dyn Fn() -> Result<Socket, SessionError>,
 ) -> Result<(), SessionError> {
     let target = &job.target;
     let timeout = job.timeouts.command;
-
-    stages.enter(Stage::Handshake);
-    let known_key_types = match (&job.known_hosts, job.host_key_policy) {
-        (Some(file), HostKeyPolicy::Strict | HostKeyPolicy::AcceptNew) => {
-            // A file that cannot be read fails the host key stage, with its own message.
-            ssh::known_hosts::known_key_types(ctx, file, &target.host, target.port)
-                .unwrap_or_default()
-        }
-        _ => Vec::new(),
-    };
-    let conn = ssh::handshake(stream, timeout, &known_key_types, overall, ctx.idle_hook())?;
-
-    stages.enter(Stage::HostKey);
-    ssh::known_hosts::verify(
-        &conn.session,
+    let conn = ssh::login(
+        socket,
+        job,
         ctx,
-        job.host_key_policy,
-        job.known_hosts.as_deref(),
         &target.host,
         target.port,
+        &target.ssh.algorithms,
+        &ssh::Login::device(target),
+        driver.password_methods,
+        overall,
+        &mut |stage| stages.enter(stage),
+        reopen,
     )?;
-
-    stages.enter(Stage::Auth);
-    ssh::authenticate(&conn, target, ctx, driver.password_methods, timeout)?;
 
     match driver.interaction {
         Interaction::Shell => {
@@ -371,7 +380,7 @@ fn ssh_session(
 /// shell: telnet has no exec channels).
 #[allow(clippy::too_many_arguments)] // as `cli_session`: the session's parts, one per argument
 fn telnet_session(
-    stream: std::net::TcpStream,
+    stream: Socket,
     job: &Job,
     ctx: &SessionContext,
     driver: &Driver,

@@ -5,8 +5,9 @@
 //! and the caller reports them all. This module must not print and must never put a
 //! credential into a problem message.
 //!
-//! The reader's parts: `fields` (the tables of spellings), `credentials`, `simulate` (the
-//! `simulate:` block) and `names` (default names and duplicates); here, the document's shape,
+//! The reader's parts: `fields` (the tables of spellings), `credentials`, `jump` (`jump_host:`
+//! hops and the SSH settings), `simulate` (the `simulate:` block) and `names` (default names
+//! and duplicates); here, the document's shape,
 //! `defaults:` merging and the plain fields.
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +23,7 @@ use crate::{InventoryDevice, TimeoutOverrides};
 
 mod credentials;
 mod fields;
+mod jump;
 mod names;
 mod simulate;
 
@@ -350,6 +352,7 @@ impl<'a> Reader<'a> {
             .get(&Slot::Secret)
             .and_then(|f| self.credential(f, "secret"));
         let key_file = fields.get(&Slot::KeyFile).and_then(|f| self.key_file(f));
+        let ssh = self.ssh_settings(&fields);
         let timeouts = TimeoutOverrides {
             connect_timeout: fields.get(&Slot::Connect).and_then(|f| self.duration(f)),
             command_timeout: fields.get(&Slot::Command).and_then(|f| self.duration(f)),
@@ -381,10 +384,11 @@ impl<'a> Reader<'a> {
                     port: port?,
                     platform: platform?,
                     transport: transport?,
-                    username: username?,
                     password,
                     secret,
                     key_file,
+                    ssh: ssh.finish(username.as_deref()),
+                    username: username?,
                     groups,
                 },
                 timeouts,

@@ -360,7 +360,8 @@ fn unknown_field_names_the_field_the_position_and_a_suggestion() {
         text,
         "devices.yaml:5:5: unknown field `pasword` in device entry, did you mean `password`? \
          (expected one of: name, device_type, host, ip, port, transport, username, password, password_env, \
-         password_file, secret, secret_env, secret_file, key_file, connect_timeout, conn_timeout, \
+         password_file, secret, secret_env, secret_file, key_file, key_passphrase, key_passphrase_env, key_passphrase_file, jump_host, \
+         legacy_algorithms, connect_timeout, conn_timeout, \
          command_timeout, timeout, read_timeout_override, deadline, groups, simulate)"
     );
 }
@@ -907,4 +908,84 @@ fn the_path_in_messages_is_the_one_the_user_gave() {
             .starts_with(&format!("{}:1:3: missing `username`", path.display())),
         "{e}"
     );
+}
+
+#[test]
+fn jump_hosts_key_passphrases_and_legacy_algorithms() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("phrase"), "file-pw-123\n").unwrap();
+    fs::write(dir.path().join("jump_key"), "not read here\n").unwrap();
+    let path = dir.path().join("devices.yaml");
+    fs::write(
+        &path,
+        "defaults:
+  device_type: cisco_ios
+  username: admin
+  jump_host: ops@bastion.example:2222
+routers:
+  - host: 10.0.0.1
+  - host: 10.0.0.2
+    legacy_algorithms: true
+    key_passphrase_file: phrase
+    jump_host:
+      - outer.example
+      - host: '::1'
+        port: 2200
+        username: inner
+        password_env: NS_JUMP_PW
+        key_file: jump_key
+  - host: 10.0.0.3
+    jump_host: ~
+",
+    )
+    .unwrap();
+    let env: HashMap<String, String> = [("NS_JUMP_PW".to_string(), "hunter2".to_string())].into();
+    let inv = parse(
+        fs::read(&path).unwrap().as_slice(),
+        &path,
+        PLATFORMS,
+        &|k| env.get(k).cloned(),
+    )
+    .unwrap_or_else(|e| panic!("unexpected error:\n{e}"));
+    let ssh: Vec<_> = inv.devices.iter().map(|d| &d.target.ssh).collect();
+
+    assert_eq!(ssh[0].jump_hosts.len(), 1);
+    assert_eq!(ssh[0].jump_hosts[0].label(), "ops@bastion.example:2222");
+    assert!(!ssh[0].algorithms.legacy);
+
+    let hops: Vec<String> = ssh[1].jump_hosts.iter().map(|h| h.label()).collect();
+    // A hop without a user logs in as the device's user.
+    assert_eq!(hops, ["admin@outer.example:22", "inner@[::1]:2200"]);
+    let inner = &ssh[1].jump_hosts[1];
+    assert_eq!(inner.password.as_ref().unwrap().expose(), "hunter2");
+    assert_eq!(
+        inner.key_file.as_deref(),
+        Some(dir.path().join("jump_key").as_path())
+    );
+    assert!(ssh[1].algorithms.legacy);
+    assert_eq!(
+        ssh[1].key_passphrase.as_ref().unwrap().expose(),
+        "file-pw-123"
+    );
+    assert_no_secret(&format!("{:?}", inv.devices[1].target));
+
+    // `jump_host: ~` on an entry reaches it directly despite `defaults:`.
+    assert!(ssh[2].jump_hosts.is_empty());
+}
+
+#[test]
+fn bad_jump_hosts_are_named_with_their_line() {
+    let text = err_text(
+        "- {device_type: linux, host: a, username: u, jump_host: 'ops@bastion:99999'}
+- {device_type: linux, host: b, username: u, jump_host: {hots: x}}
+- {device_type: linux, host: c, username: u, legacy_algorithms: maybe}
+",
+        &[],
+    );
+    assert!(text.contains("devices.yaml:1"), "{text}");
+    assert!(text.contains("99999"), "{text}");
+    assert!(text.contains("devices.yaml:2"), "{text}");
+    assert!(text.contains("hots") && text.contains("host"), "{text}");
+    assert!(text.contains("devices.yaml:3"), "{text}");
+    assert!(text.contains("legacy_algorithms"), "{text}");
 }

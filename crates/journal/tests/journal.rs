@@ -63,6 +63,7 @@ fn target(name: &str) -> DeviceTarget {
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 

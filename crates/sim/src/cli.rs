@@ -98,6 +98,11 @@ struct Args {
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     jitter: Duration,
 
+    /// Round-trip time to every device, as over a WAN: each byte a device receives and sends
+    /// is delayed by half of it (applies to --inventory fleets too), e.g. 100ms.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    rtt: Duration,
+
     /// Delay between the TCP accept and the SSH banner.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     banner_delay: Duration,
@@ -286,7 +291,7 @@ impl From<SimError> for Failure {
 }
 
 fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
-    let spec = match &args.inventory {
+    let mut spec = match &args.inventory {
         Some(path) => FleetSpec::from_inventory(path, args.seed)?,
         None => FleetSpec::generate(&GenerateOptions {
             count: args.count,
@@ -312,6 +317,9 @@ fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
             name_prefix: args.name_prefix.clone(),
         })?,
     };
+    for device in &mut spec.devices {
+        device.behaviour.rtt = args.rtt;
+    }
     if let Err(e) = raise_fd_limit() {
         tracing::warn!(error = %e, "could not raise the open-file limit");
     }

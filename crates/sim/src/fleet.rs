@@ -386,6 +386,19 @@ async fn serve(stream: TcpStream, device: Arc<Device>) {
         device.config.clone()
     };
     let handler = Connection::new(device.clone(), number, Arc::new(socket));
+    if behaviour.rtt.is_zero() {
+        run_session(config, stream, handler, &device).await;
+    } else {
+        let distant = crate::wan::delayed(stream, behaviour.rtt);
+        run_session(config, distant, handler, &device).await;
+    }
+}
+
+/// Serves one SSH session over `stream` until it ends.
+async fn run_session<S>(config: Arc<Config>, stream: S, handler: Connection, device: &Device)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     match russh::server::run_stream(config, stream, handler).await {
         Ok(session) => {
             if let Err(error) = session.await {

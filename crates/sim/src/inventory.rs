@@ -67,6 +67,14 @@ pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
         ("unreachable", None, None)
     } else if b.has(Fault::HangBanner) {
         ("timed_out", Some("handshake"), None)
+    } else if b.has(Fault::Legacy) {
+        (
+            "protocol_error",
+            None,
+            Some(
+                "only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr and hmac-sha1 are offered:                  refused unless SHA-1-era algorithms are allowed (netsweep: `legacy_algorithms:                  true`), then ok",
+            ),
+        )
     } else if b.has(Fault::HostkeyChange) {
         (
             "host_key_mismatch",
@@ -99,12 +107,6 @@ pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
             "connection_lost",
             Some("command"),
             Some("the first half of the command's output arrives, then TCP closes"),
-        )
-    } else if b.has(Fault::Legacy) {
-        (
-            "ok",
-            None,
-            Some("only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr and hmac-sha1 are offered"),
         )
     } else {
         ("ok", None, None)

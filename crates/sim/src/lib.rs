@@ -21,6 +21,7 @@ mod linux;
 mod session;
 mod spec;
 mod telnet;
+mod wan;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -175,6 +175,9 @@ pub struct Behaviour {
     pub privilege15: bool,
     /// Faults, in any order.
     pub faults: Vec<Fault>,
+    /// Network round-trip time to the device: every byte it receives and sends is delayed by
+    /// half of it (`--rtt`; zero: none).
+    pub rtt: Duration,
 }
 
 impl Default for Behaviour {
@@ -187,6 +190,7 @@ impl Default for Behaviour {
             running_config_bytes: 4 * 1024,
             privilege15: false,
             faults: Vec::new(),
+            rtt: Duration::ZERO,
         }
     }
 }
@@ -410,6 +414,7 @@ impl FleetSpec {
                 running_config_bytes: opts.running_config_bytes,
                 privilege15: opts.privilege15,
                 faults: Vec::new(),
+                rtt: Duration::ZERO,
             };
             devices.push(device);
         }

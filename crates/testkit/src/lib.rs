@@ -12,7 +12,7 @@ mod telnetd;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-pub use sshd::{Sshd, SshdError};
+pub use sshd::{Sshd, SshdError, SshdOptions, keygen_with_passphrase, sign_user_key};
 pub use telnetd::{Telnetd, TelnetdError};
 
 use netsweep_protocol::{DeviceTarget, HostKeyPolicy, Job, Timeouts};

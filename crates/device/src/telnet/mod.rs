@@ -18,7 +18,6 @@
 pub(crate) mod login;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +28,7 @@ use crate::cli_stream::CliStream;
 use crate::context::IdleHook;
 use crate::deadline::Deadline;
 use crate::error::SessionError;
-use crate::tcp::{Interest, TcpLink};
+use crate::tcp::{Interest, Socket, TcpLink};
 
 /// The terminal type netsweep names when asked (the same as its SSH PTY's).
 const TERMINAL_TYPE: &str = "VT100";
@@ -60,7 +59,7 @@ pub(crate) struct TelnetStream {
 impl TelnetStream {
     /// Takes over a connected socket (made non-blocking here).
     pub(crate) fn new(
-        socket: TcpStream,
+        socket: Socket,
         idle: Option<Arc<IdleHook>>,
     ) -> Result<TelnetStream, SessionError> {
         socket

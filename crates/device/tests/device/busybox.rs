@@ -113,6 +113,7 @@ fn target(bb: &BusyBox, platform: &str, password: &str) -> DeviceTarget {
         secret: Some(Secret::new(SECRET)),
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 

@@ -39,6 +39,7 @@ fn target(fleet: &Fleet, spec: &DeviceSpec) -> DeviceTarget {
         secret: Some(Secret::new(spec.secret.clone())),
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 
@@ -368,17 +369,72 @@ fn the_enable_fail_fault_is_enable_failed() {
 }
 
 #[test]
-fn a_legacy_crypto_device_is_reached() {
+fn a_legacy_only_device_is_refused_by_default_naming_its_offer_and_the_setting() {
     let (fleet, spec) = fleet(Behaviour {
         faults: vec![Fault::Legacy],
         ..Default::default()
     });
     let dir = temp_dir();
     let j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    let (record, stages) = run(&j, &SessionContext::new());
+    assert_outcome(&record, Outcome::ProtocolError);
+    assert_eq!(stages.last(), Some(&Stage::Handshake));
+    let m = &record.message;
+    assert!(
+        m.starts_with("handshake: the device offers only key exchange diffie-hellman-group14-sha1; host key ssh-rsa; MAC hmac-sha1")
+            && m.contains("legacy_algorithms: true")
+            && m.contains("KexAlgorithms +diffie-hellman-group14-sha1")
+            && m.contains("HostKeyAlgorithms +ssh-rsa"),
+        "{m}"
+    );
+    // The first connection failed the handshake, the second read the device's offer.
+    assert_eq!(fleet.counters(NAME).unwrap().connections, 2);
+    assert_eq!(fleet.counters(NAME).unwrap().auth_ok, 0);
+}
+
+#[test]
+fn a_legacy_crypto_device_is_reached_when_legacy_algorithms_are_allowed() {
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::Legacy],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let mut j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    j.target.ssh.algorithms.legacy = true;
     let (record, _) = run(&j, &SessionContext::new());
     assert_outcome(&record, Outcome::Ok);
     let known = std::fs::read_to_string(dir.path().join("known_hosts")).unwrap();
     assert!(known.contains(" ssh-rsa "), "{known}");
+}
+
+#[test]
+fn ssh_config_style_algorithm_changes_reach_a_legacy_device_too() {
+    use netsweep_protocol::AlgorithmList;
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::Legacy],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let mut j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    let algorithms = &mut j.target.ssh.algorithms;
+    algorithms.kex = Some(AlgorithmList::parse("+diffie-hellman-group14-sha1").unwrap());
+    algorithms.host_key = Some(AlgorithmList::parse("+ssh-rsa").unwrap());
+    algorithms.macs = Some(AlgorithmList::parse("^hmac-sha1").unwrap());
+    assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
+    // A list that leaves out what the device needs is refused again.
+    j.target.ssh.algorithms.macs = Some(AlgorithmList::parse("-hmac-sha1").unwrap());
+    let (record, _) = run(&j, &SessionContext::new());
+    assert_outcome(&record, Outcome::ProtocolError);
+    assert!(
+        record.message.contains("MAC hmac-sha1"),
+        "{}",
+        record.message
+    );
+    assert!(
+        !record.message.contains("key exchange"),
+        "{}",
+        record.message
+    );
 }
 
 #[test]
@@ -598,7 +654,8 @@ fn a_known_device_presenting_another_key_type_is_refused() {
     })
     .expect("start the simulated fleet");
     let dir = temp_dir();
-    let j = ios_job(&legacy, &spec, dir.path(), &["show clock"]);
+    let mut j = ios_job(&legacy, &spec, dir.path(), &["show clock"]);
+    j.target.ssh.algorithms.legacy = true;
     assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
     let addr = legacy.addr(NAME).unwrap();
     legacy.shutdown();

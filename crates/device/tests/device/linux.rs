@@ -219,6 +219,7 @@ fn connection_refused_is_unreachable_at_connect() {
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     };
     let j = job(t, &["true"], &dir.path().join("known_hosts"));
     let (record, stages) = run(&j, &SessionContext::new());
@@ -463,6 +464,7 @@ fn child_target() -> DeviceTarget {
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 

@@ -5,6 +5,7 @@
 mod busybox;
 mod cisco_ios;
 mod config;
+mod jump;
 mod linux;
 mod sim_linux;
 mod telnet;

@@ -28,6 +28,7 @@ fn srv1() -> (Fleet, DeviceTarget) {
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     };
     (fleet, target)
 }

@@ -60,6 +60,7 @@ fn target(fleet: &Fleet, spec: &DeviceSpec) -> DeviceTarget {
         secret: (spec.platform == Platform::CiscoIos).then(|| Secret::new(spec.secret.clone())),
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 

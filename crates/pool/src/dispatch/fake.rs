@@ -392,6 +392,7 @@ pub(super) fn jobs(count: u64, deadline_ms: u64) -> Vec<Job> {
                 secret: None,
                 key_file: None,
                 groups: Vec::new(),
+                ssh: Default::default(),
             };
             // No device is contacted: the known_hosts file is never read.
             let mut job = netsweep_testkit::job(target, &["show clock"], Path::new("/dev/null"));
