@@ -82,6 +82,9 @@ pub enum Outcome {
     CommandError,
     /// The device rejected the credentials.
     AuthFailed,
+    /// The device could not check the credentials: it said its AAA server (TACACS+,
+    /// RADIUS) is unreachable or timed out. Unlike a rejection, this goes away on its own.
+    AuthUnavailable,
     /// Privileged mode was refused (wrong or missing secret).
     EnableFailed,
     /// Nothing answered: connection refused, no route, or the TCP connect timed out.
@@ -122,6 +125,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::CommandError => "command_error",
             Outcome::AuthFailed => "auth_failed",
+            Outcome::AuthUnavailable => "auth_unavailable",
             Outcome::EnableFailed => "enable_failed",
             Outcome::Unreachable => "unreachable",
             Outcome::TimedOut { .. } => "timed_out",
@@ -134,10 +138,11 @@ impl Outcome {
     }
 
     /// Every class name, in a stable order for summaries.
-    pub const CLASSES: [&'static str; 11] = [
+    pub const CLASSES: [&'static str; 12] = [
         "ok",
         "command_error",
         "auth_failed",
+        "auth_unavailable",
         "enable_failed",
         "unreachable",
         "timed_out",
@@ -153,12 +158,14 @@ impl Outcome {
         matches!(self, Outcome::Ok)
     }
 
-    /// Failures that may go away on another try. Authentication and host-key failures never
-    /// do: retrying them only locks accounts and hides attacks.
+    /// Failures that may go away on another try. Rejected credentials and host keys never
+    /// do: retrying them only locks accounts and hides attacks. A device whose AAA server
+    /// did not answer rejected nothing.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
             Outcome::Unreachable
+                | Outcome::AuthUnavailable
                 | Outcome::TimedOut { .. }
                 | Outcome::ConnectionLost { .. }
                 | Outcome::WorkerCrashed { .. }
@@ -375,6 +382,7 @@ mod tests {
             Outcome::Ok,
             Outcome::CommandError,
             Outcome::AuthFailed,
+            Outcome::AuthUnavailable,
             Outcome::EnableFailed,
             Outcome::Unreachable,
             Outcome::TimedOut {
@@ -403,6 +411,7 @@ mod tests {
     #[test]
     fn only_network_failures_are_transient() {
         assert!(Outcome::Unreachable.is_transient());
+        assert!(Outcome::AuthUnavailable.is_transient());
         assert!(!Outcome::AuthFailed.is_transient());
         assert!(!Outcome::HostKeyMismatch.is_transient());
         assert!(!Outcome::Ok.is_transient());

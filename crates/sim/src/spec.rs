@@ -74,6 +74,11 @@ pub enum Fault {
     EnableFail,
     /// The first N connections are dropped right after the TCP accept; later ones work.
     Flaky(u32),
+    /// The first N logins with the right credentials fail as on a device whose TACACS+
+    /// server timed out: a password login has the connection closed, a keyboard-interactive
+    /// one is shown `% Error in authentication.` with the password prompt again, then
+    /// refused. Later logins work.
+    AaaFlaky(u32),
     /// Only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr and hmac-sha1, like old IOS images.
     Legacy,
     /// A new random host key on every connection.
@@ -84,7 +89,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault name, for error messages and `--help`.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "refuse",
         "hang-banner",
         "hang-after-auth",
@@ -93,6 +98,7 @@ impl Fault {
         "auth",
         "enable-fail",
         "flaky:N",
+        "aaa-flaky:N",
         "legacy",
         "hostkey-change",
         "garbage",
@@ -110,6 +116,7 @@ impl fmt::Display for Fault {
             Fault::Auth => f.write_str("auth"),
             Fault::EnableFail => f.write_str("enable-fail"),
             Fault::Flaky(n) => write!(f, "flaky:{n}"),
+            Fault::AaaFlaky(n) => write!(f, "aaa-flaky:{n}"),
             Fault::Legacy => f.write_str("legacy"),
             Fault::HostkeyChange => f.write_str("hostkey-change"),
             Fault::Garbage => f.write_str("garbage"),
@@ -135,10 +142,16 @@ impl FromStr for Fault {
             "hostkey-change" => Fault::HostkeyChange,
             "garbage" => Fault::Garbage,
             "flaky" => Fault::Flaky(1),
-            _ => match s.strip_prefix("flaky:") {
-                Some(n) => Fault::Flaky(n.parse().map_err(|_| unknown())?),
-                None => return Err(unknown()),
-            },
+            "aaa-flaky" => Fault::AaaFlaky(1),
+            _ => {
+                if let Some(n) = s.strip_prefix("flaky:") {
+                    Fault::Flaky(n.parse().map_err(|_| unknown())?)
+                } else if let Some(n) = s.strip_prefix("aaa-flaky:") {
+                    Fault::AaaFlaky(n.parse().map_err(|_| unknown())?)
+                } else {
+                    return Err(unknown());
+                }
+            }
         })
     }
 }
@@ -181,9 +194,21 @@ impl Behaviour {
     /// True if `fault` is among the faults (for `flaky`, any count).
     pub fn has(&self, fault: Fault) -> bool {
         self.faults.iter().any(|f| match (f, fault) {
-            (Fault::Flaky(_), Fault::Flaky(_)) => true,
+            (Fault::Flaky(_), Fault::Flaky(_)) | (Fault::AaaFlaky(_), Fault::AaaFlaky(_)) => true,
             (a, b) => *a == b,
         })
+    }
+
+    /// How many logins an `aaa-flaky:N` fault fails (0 without one).
+    pub fn aaa_flaky_count(&self) -> u32 {
+        self.faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::AaaFlaky(n) => Some(*n),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// How many connections a `flaky:N` fault drops (0 without one).
@@ -636,6 +661,7 @@ mod tests {
             "auth",
             "enable-fail",
             "flaky:3",
+            "aaa-flaky:2",
             "legacy",
             "hostkey-change",
             "garbage",
@@ -648,6 +674,8 @@ mod tests {
             Err(SimError::UnknownFault(_))
         ));
         assert!("flaky:x".parse::<Fault>().is_err());
+        assert!("aaa-flaky:x".parse::<Fault>().is_err());
+        assert_eq!("aaa-flaky".parse::<Fault>().unwrap(), Fault::AaaFlaky(1));
     }
 
     #[test]

@@ -7,4 +7,5 @@ mod ios;
 mod keys;
 mod linux;
 mod openssh;
+mod session_log;
 mod spec;
