@@ -4,7 +4,8 @@
     python3 bench/run.py <benchmark>... [--quick] [--repeat N] [--no-build]
     python3 bench/run.py all
 
-Benchmarks: sweep, pools, hang, journal, latency, throughput, scaling, python, memory, all.
+Benchmarks: sweep, pools, hang, journal, latency, throughput, scaling, python, memory, pacing,
+all.
 See bench/README.md for what each one measures and what it does not.
 
 Every fleet is served by `netsweep-sim` on loopback addresses only (127.x.y.z), bounded in size,
@@ -156,7 +157,7 @@ class Simulator:
 
     def __init__(self, workdir: Path, label: str, count: int, base_addr: str, seed: int,
                  latency: str | None = None, faults: str | None = None,
-                 duration_s: int = 900):
+                 duration_s: int = 900, session_log: Path | None = None):
         self.inventory = workdir / f"{label}.yaml"
         self.expected = workdir / f"{label}.expected.json"
         self.out = workdir / f"{label}.sim.out"
@@ -170,6 +171,8 @@ class Simulator:
             self.args += ["--latency", latency]
         if faults:
             self.args += ["--faults", faults]
+        if session_log:
+            self.args += ["--session-log", str(session_log)]
         self.proc: subprocess.Popen | None = None
         self.ready_line = ""
         self.siblings: list[Simulator] = [self]
@@ -255,7 +258,8 @@ def entries(inventory: Path) -> list[tuple[str, str]]:
 
 def netsweep(inventory: Path, pool: str, workers: int, workdir: Path, *,
              journal: Path | None = None, deadline: str | None = None,
-             keep_output: bool = False, sample_workers: bool = False) -> dict:
+             keep_output: bool = False, sample_workers: bool = False,
+             extra: tuple[str, ...] = ()) -> dict:
     """One `netsweep run`; returns its --stats figures plus our own wall clock."""
     stats = workdir / "stats.json"
     stats.unlink(missing_ok=True)
@@ -265,6 +269,7 @@ def netsweep(inventory: Path, pool: str, workers: int, workdir: Path, *,
     args += ["--journal", str(journal)] if journal else ["--no-journal"]
     if deadline:
         args += ["--deadline", deadline]
+    args += extra
     output = workdir / "records.jsonl"
     errors = workdir / "netsweep.stderr"
     started = time.perf_counter()
@@ -777,6 +782,45 @@ def bench_python(opts, work: Path) -> dict:
             "met": ratio >= 5, "table": text}
 
 
+def bench_pacing(opts, work: Path) -> dict:
+    """`--connect-rate 50` as the simulator sees it: new sessions per one-second window."""
+    n, w, rate = (200 if opts.quick else 1000), 32, 50
+    rows, figures = [], {}
+    for pool in ("processes", "threads"):
+        log = work / f"pacing-{pool}.sessions.jsonl"
+        # A fresh fleet per pool, so its session log holds this sweep alone (no warm-up:
+        # host keys are recorded on first use, which the rate does not depend on).
+        with Simulator(work, f"pacing-{pool}", n, "127.71.0.1", 1, session_log=log) as sim:
+            say(f"  {sim.ready_line}")
+            run = netsweep(sim.inventory, pool, w, work,
+                           extra=("--connect-rate", str(rate)))
+        accepted = sorted(json.loads(line)["accepted_ms"] / 1000
+                          for line in log.read_text().splitlines())
+        # Windows of one second from the first session; the first is excluded (the issue's
+        # figure), and so is the last, cut short by the end of the sweep.
+        first = accepted[0]
+        whole = int((accepted[-1] - first) // 1)
+        counts = [0] * (whole + 1)
+        for t in accepted:
+            counts[int((t - first) // 1)] += 1
+        measured = counts[1:whole]
+        low, high = rate * 0.9, rate * 1.1
+        met = bool(measured) and all(low <= c <= high for c in measured)
+        rows.append([pool, w, n, len(accepted), len(measured), min(measured, default=0),
+                     statistics.mean(measured) if measured else 0.0,
+                     max(measured, default=0), run["wall_s"], verdict(met)])
+        figures[pool] = {"run": run, "sessions": len(accepted), "window_counts": counts,
+                         "measured_windows": measured, "met": met}
+    text = table(f"pacing: {n} instant devices, --connect-rate {rate}, -w {w}: new sessions per "
+                 "one-second window as netsweep-sim logged them (windows from the first "
+                 "session; the first and the last, partial, are left out)",
+                 ["pool", "workers", "devices", "sessions", "windows", "min/s", "mean/s",
+                  "max/s", "wall s", f"every window {rate} ± 10 %"], rows)
+    return {"devices": n, "workers": w, "connect_rate": rate, **figures,
+            "goal": f"every window within {rate} ± 10 %",
+            "met": all(f["met"] for f in figures.values()), "table": text}
+
+
 BENCHMARKS = {
     "sweep": bench_sweep,
     "pools": bench_pools,
@@ -787,6 +831,7 @@ BENCHMARKS = {
     "throughput": bench_throughput,
     "scaling": bench_scaling,
     "python": bench_python,
+    "pacing": bench_pacing,
 }
 
 

@@ -6,6 +6,7 @@
 mod compare;
 mod deploy;
 mod harness;
+mod pacing;
 mod pool_contract;
 mod resume;
 mod shards;

@@ -181,6 +181,7 @@ impl<B: Backend, C: Clock> Executor for Dispatcher<B, C> {
             failure_limit: controls.max_failures.map(|l| l.resolve(total)),
             stopped: None,
             dropped: Vec::new(),
+            interrupted: false,
         };
         run.drive(cancel, on_event)
     }
@@ -255,6 +256,9 @@ struct Run<'a, B: Backend, C: Clock> {
     stopped: Option<StopReason>,
     /// Jobs a stop kept from ever starting.
     dropped: Vec<JobId>,
+    /// Cancellation was asked for: the canary and the failure limit decide nothing more
+    /// (nothing new starts anyway, and a cancelled canary did not fail).
+    interrupted: bool,
 }
 
 /// How long the dispatcher sleeps at most, so that cancellation is noticed promptly.
@@ -658,6 +662,9 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
 
     fn apply_cancel(&mut self, level: CancelLevel, on_event: &mut dyn FnMut(PoolEvent)) {
         let now = self.clock.now();
+        if level != CancelLevel::None {
+            self.interrupted = true;
+        }
         let force = match level {
             CancelLevel::None => return,
             CancelLevel::Graceful => {
@@ -754,10 +761,13 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
         if failed {
             self.failed += 1;
         }
+        if self.interrupted {
+            return;
+        }
         if let Some(phase) = &mut self.canary
             && phase.waiting.remove(&job)
         {
-            if !outcome.is_ok() {
+            if failed {
                 phase.failed += 1;
             }
             if phase.waiting.is_empty() {

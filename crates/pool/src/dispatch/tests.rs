@@ -1129,7 +1129,9 @@ fn check_controls(case: &Case, ran: &Ran, stats: &RunStats) -> Result<(), TestCa
 
     let mut starts: Vec<Duration> = Vec::new();
     let mut in_flight = [0usize; GROUPS.len()];
-    let (mut canary_finals, mut canary_not_ok, mut failures, mut stops) = (0, 0, 0, 0);
+    let (mut canary_finals, mut canary_not_ok, mut canary_failed) = (0, 0, 0);
+    let (mut failures, mut stops) = (0, 0);
+    let mut interrupted = false;
     let ended = |job: JobId, in_flight: &mut [usize; GROUPS.len()]| {
         for (g, count) in in_flight.iter_mut().enumerate() {
             if groups_of(job) & (1 << g) != 0 {
@@ -1195,19 +1197,20 @@ fn check_controls(case: &Case, ran: &Ran, stats: &RunStats) -> Result<(), TestCa
             PoolEvent::Retrying { job, .. } => ended(*job, &mut in_flight),
             PoolEvent::Finished { job, record } => {
                 ended(*job, &mut in_flight);
+                let failed = !record.outcome.is_ok() && record.outcome != Outcome::Cancelled;
                 if canary_active && in_canary(*job) {
                     canary_finals += 1;
-                    if !record.outcome.is_ok() {
-                        canary_not_ok += 1;
-                    }
+                    canary_not_ok += usize::from(!record.outcome.is_ok());
+                    canary_failed += usize::from(failed);
                 }
-                if !record.outcome.is_ok() && record.outcome != Outcome::Cancelled {
-                    failures += 1;
-                }
+                failures += usize::from(failed);
+                // A cancelled device means the sweep is being interrupted.
+                interrupted |= record.outcome == Outcome::Cancelled;
             }
             PoolEvent::CanaryPassed { devices } => {
                 prop_assert!(canary_active && canary_finals == canaries && canary_not_ok == 0);
                 prop_assert_eq!(*devices, canaries);
+                prop_assert!(!interrupted, "canary passed while interrupted");
             }
             PoolEvent::Stopped { reason } => {
                 stops += 1;
@@ -1219,7 +1222,9 @@ fn check_controls(case: &Case, ran: &Ran, stats: &RunStats) -> Result<(), TestCa
                         canaries: k,
                     } => {
                         prop_assert!(canary_active && *k == canaries && canary_finals == *k);
-                        prop_assert!(*failed == canary_not_ok && *failed > 0);
+                        // A cancelled canary is no verdict: no stop is announced for it.
+                        prop_assert!(*failed == canary_failed && canary_failed == canary_not_ok);
+                        prop_assert!(*failed > 0 && !interrupted);
                     }
                     StopReason::TooManyFailures { failed, limit } => {
                         prop_assert_eq!(Some(*limit), c.max_failures);
