@@ -70,6 +70,7 @@ impl TestFleet {
                     timeouts,
                     host_key_policy: HostKeyPolicy::AcceptNew,
                     known_hosts: Some(self.known_hosts.clone()),
+                    parse: None,
                 }
             })
             .collect()

@@ -4,11 +4,15 @@
 //! One test binary, so the crates link once; helpers live in `harness`.
 
 mod compare;
+mod completions;
 mod deploy;
 mod harness;
 mod pacing;
+mod parse;
 mod pool_contract;
 mod resume;
+mod run_parse;
 mod shards;
 mod supervision;
 mod sweep;
+mod test_script;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::rows::RowsFormat;
+
 /// Run commands over SSH on many network devices at once, and never lose a result.
 #[derive(Debug, Parser)]
 #[command(name = "netsweep", version, propagate_version = true, after_help = EXIT_CODES)]
@@ -30,12 +32,96 @@ pub enum Command {
     /// memory in a table (and a chart): "how many workers, threads or processes, for my fleet?"
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(Box<CompareArgs>),
+    /// Parse saved command output into rows with a TextFSM template (ntc-templates' index
+    /// chooses it from platform and command), without contacting any device.
+    #[command(after_help = PARSE_EXAMPLES)]
+    Parse(ParseArgs),
+    /// The ntc-templates netsweep parses with: where they are, what they cover.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
     /// Join the journals of a sweep's shards (`run --shard`, many machines) into one journal.
     ///
     /// Checks that every shard is there once and that they belong together. (Not `--merge`,
     /// which groups devices with identical output in a text report.)
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
+    /// Print a completion script for your shell (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print netsweep's manual page (roff), or write a page per subcommand into a directory.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const PARSE_EXAMPLES: &str = "\
+Examples:
+  # Saved `show version` output of a Cisco IOS device, as JSON rows:
+  netsweep parse --platform cisco_ios --command 'show version' show_version.txt
+
+  # Chosen columns as a table, from standard input:
+  cat sh_ver.txt | netsweep parse --platform cisco_ios --command 'sh ver' --format table --fields hostname,version
+
+  # Your own template, no index involved:
+  netsweep parse --template my_show_foo.textfsm foo.txt --format csv
+
+Templates are found as netmiko finds them: --templates DIR, then $NET_TEXTFSM, then netsweep's
+data directory ($XDG_DATA_HOME/netsweep/ntc-templates), then
+python3's ntc_templates package, then ~/ntc-templates/ntc_templates/templates.
+
+Exit codes:
+  0    parsed
+  1    the template rejected the output (an Error rule fired)
+  2    usage error, no template found, or a broken template";
+
+/// `netsweep parse` flags.
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// The saved output (`-` or nothing: standard input).
+    #[arg(value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+
+    /// ntc-templates' platform name (`cisco_ios`, `arista_eos`, `juniper_junos`, …).
+    #[arg(long, value_name = "PLATFORM", required_unless_present = "template")]
+    pub platform: Option<String>,
+
+    /// The command that printed the output; abbreviations work as on the device (`sh ver`).
+    #[arg(long, value_name = "CMD", required_unless_present = "template")]
+    pub command: Option<String>,
+
+    /// Parse with this TextFSM template instead of the one the index chooses.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["platform", "command", "templates"])]
+    pub template: Option<PathBuf>,
+
+    /// The ntc-templates directory (with its `index`). [default: found as netmiko finds it]
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RowsFormat::Json)]
+    pub format: RowsFormat,
+
+    /// Columns to show, in order (table and csv): `hostname,version,serial`.
+    #[arg(long, value_delimiter = ',', value_name = "FIELD,...")]
+    pub fields: Vec<String>,
+}
+
+/// `netsweep templates` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// List the platforms, commands and templates of the index in use.
+    List(TemplatesListArgs),
+}
+
+/// `netsweep templates list` flags.
+#[derive(Debug, Args)]
+pub struct TemplatesListArgs {
+    /// Only this platform (ntc-templates' name, e.g. `cisco_ios`).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// The ntc-templates directory (with its `index`). [default: found as netmiko finds it]
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 pub(crate) const EXIT_CODES: &str = "\
@@ -90,6 +176,23 @@ Examples:
 Each run is a separate `netsweep run --no-journal` of the whole selection; device results are
 not printed, only the figures.";
 
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  # bash (needs the bash-completion package), for your user:
+  mkdir -p ~/.local/share/bash-completion/completions
+  netsweep completions bash > ~/.local/share/bash-completion/completions/netsweep
+
+  # zsh: a directory on your $fpath, then restart the shell:
+  netsweep completions zsh > ~/.zfunc/_netsweep
+
+  # fish:
+  netsweep completions fish > ~/.config/fish/completions/netsweep.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  netsweep man | man -l -
+  mkdir -p ~/.local/share/man/man1 && netsweep man --out-dir ~/.local/share/man/man1";
+
 /// Which pool runs the devices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PoolChoice {
@@ -137,6 +240,10 @@ pub enum FormatChoice {
     Json,
     /// One JSON record per line, as each device finishes.
     Jsonl,
+    /// Parsed rows (`--parse`) as aligned columns, one line per row, device first.
+    Table,
+    /// Parsed rows (`--parse`) as CSV, one line per row, device first.
+    Csv,
 }
 
 /// Host key checking.
@@ -195,9 +302,30 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = OrderChoice::Completion)]
     pub order: OrderChoice,
 
-    /// Output format on stdout.
+    /// Output format on stdout (`table` and `csv` print parsed rows: they need `--parse`).
     #[arg(long, value_enum, default_value_t = FormatChoice::Text)]
     pub format: FormatChoice,
+
+    /// Parse each output into rows with the ntc-templates template for the device's
+    /// platform and the command (as netmiko's `use_textfsm=True`): records get
+    /// `outputs[i].parsed` (or `parse_error`), the raw output is kept.
+    #[arg(long)]
+    pub parse: bool,
+
+    /// The ntc-templates directory (with its `index`) for `--parse`.
+    /// [default: found as netmiko finds it; see `netsweep parse --help`]
+    #[arg(long, value_name = "DIR", requires = "parse")]
+    pub templates: Option<PathBuf>,
+
+    /// Your own template for one command, bypassing the index: `"show foo=foo.textfsm"`.
+    /// Repeatable.
+    #[arg(long, value_name = "CMD=FILE", requires = "parse")]
+    pub template: Vec<String>,
+
+    /// Columns of `--format table|csv`, in order: `hostname,version,serial` (the device
+    /// name always comes first).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD,...")]
+    pub fields: Vec<String>,
 
     /// TCP connect timeout per device (a device's `conn_timeout` in the inventory wins).
     #[arg(long, value_parser = parse_timeout, default_value = "10s", value_name = "DURATION")]
@@ -504,6 +632,36 @@ pub struct ReportArgs {
     /// Group devices with identical output (text format).
     #[arg(long)]
     pub merge: bool,
+
+    /// Parse the journal's outputs again into rows (as `run --parse`), without contacting
+    /// any device: with new templates, or for a sweep run without `--parse`.
+    #[arg(long)]
+    pub parse: bool,
+
+    /// The ntc-templates directory for `--parse`. [default: found as netmiko finds it]
+    #[arg(long, value_name = "DIR", requires = "parse")]
+    pub templates: Option<PathBuf>,
+
+    /// Your own template for one command: `"show foo=foo.textfsm"`. Repeatable.
+    #[arg(long, value_name = "CMD=FILE", requires = "parse")]
+    pub template: Vec<String>,
+}
+
+/// `netsweep completions` flags.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `netsweep man` flags.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write netsweep.1 and a page per subcommand (netsweep-run.1, …) into this directory
+    /// instead of printing netsweep.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// Time limits on the command line read like those in devices.yaml: `200ms`, `10s`,

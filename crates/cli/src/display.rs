@@ -13,6 +13,8 @@ use netsweep_protocol::{DeviceRecord, JobId};
 
 use crate::args::{FormatChoice, OrderChoice};
 use crate::progress::Progress;
+use crate::rows::Rows;
+use netsweep_protocol::ParsedRows;
 
 /// Stdout that turns a closed pipe into silence: `netsweep run … | head` is not an error.
 pub struct Stdout {
@@ -63,6 +65,8 @@ enum Format {
     Merge(MergedText),
     Json(JsonArrayWriter<Stdout>),
     Jsonl,
+    /// Parsed rows, kept (device, rows) until the end, printed as one table.
+    Rows(Vec<(String, ParsedRows)>),
 }
 
 /// What to show, and how.
@@ -77,6 +81,8 @@ pub struct DisplayOptions {
     pub verbose: u8,
     /// Progress bar / status lines.
     pub progress: bool,
+    /// `--fields` (table and csv).
+    pub fields: Vec<String>,
 }
 
 /// The sweep's screen.
@@ -90,6 +96,11 @@ pub struct Display {
     /// Set after the first write error other than a closed pipe: printing stops, the sweep
     /// goes on (the journal has every result).
     failed: bool,
+    /// `--fields` (table and csv).
+    fields: Vec<String>,
+    csv: bool,
+    /// Why the rows could not be printed (`--fields` naming a column no row has).
+    rows_error: Option<anyhow::Error>,
 }
 
 impl Display {
@@ -102,6 +113,9 @@ impl Display {
             FormatChoice::Text => (Format::Text, Some(Stdout::new())),
             FormatChoice::Json => (Format::Json(JsonArrayWriter::new(Stdout::new())), None),
             FormatChoice::Jsonl => (Format::Jsonl, Some(Stdout::new())),
+            FormatChoice::Table | FormatChoice::Csv => {
+                (Format::Rows(Vec::new()), Some(Stdout::new()))
+            }
         };
         Display {
             format,
@@ -111,6 +125,9 @@ impl Display {
                 .then(|| InputOrder::new(ids.iter().copied())),
             progress: Progress::new(ids.len() as u64, options.progress),
             failed: false,
+            fields: options.fields.clone(),
+            csv: options.format == FormatChoice::Csv,
+            rows_error: None,
         }
     }
 
@@ -178,7 +195,8 @@ impl Display {
 
     /// Prints what was held back, closes the format and the progress bar; returns stdout for
     /// the summary (text format).
-    pub fn finish(mut self) -> Stdout {
+    /// The error is why parsed rows could not be printed (`--fields` naming no column).
+    pub fn finish(mut self) -> (Stdout, Option<anyhow::Error>) {
         if let Some(order) = self.order.take() {
             for record in order.finish() {
                 self.print(&record);
@@ -201,11 +219,32 @@ impl Display {
                 stdout
             }
             Format::Text | Format::Jsonl => self.stdout.take().expect("these write to stdout"),
+            Format::Rows(parsed) => {
+                let mut stdout = self.stdout.take().expect("rows write to stdout");
+                let rows = Rows::collect(
+                    parsed.iter().map(|(d, r)| (Some(d.as_str()), r)),
+                    &self.fields,
+                );
+                match rows {
+                    Ok(rows) => {
+                        let written = if self.csv {
+                            rows.write_csv(&mut stdout)
+                        } else {
+                            rows.write_table(&mut stdout)
+                        };
+                        if let Err(e) = written {
+                            self.write_failed(&e);
+                        }
+                    }
+                    Err(e) => self.rows_error = Some(e),
+                }
+                stdout
+            }
         };
         if let Err(e) = stdout.flush() {
             self.write_failed(&e);
         }
-        stdout
+        (stdout, self.rows_error.take())
     }
 
     fn print(&mut self, record: &DeviceRecord) {
@@ -221,6 +260,14 @@ impl Display {
             (Format::Json(array), _) => array.push(record),
             // Line-at-a-time consumers (jq, tail -f) see each device as it finishes.
             (Format::Jsonl, Some(out)) => write_jsonl(out, record).and_then(|()| out.flush()),
+            (Format::Rows(parsed), _) => {
+                for output in &record.outputs {
+                    if let Some(rows) = &output.parsed {
+                        parsed.push((record.device.clone(), rows.clone()));
+                    }
+                }
+                Ok(())
+            }
             _ => Ok(()),
         };
         if let Err(e) = result {

@@ -10,13 +10,16 @@ pub mod args;
 mod chart;
 mod compare;
 mod display;
+mod manual;
 mod merge;
 mod progress;
 mod report;
+mod rows;
 mod run;
 mod sharding;
 mod signals;
 mod stats;
+mod templates;
 
 use std::process::ExitCode;
 
@@ -76,7 +79,13 @@ pub fn main() -> ExitCode {
     };
     let verbose = match &cli.command {
         Command::Run(a) => a.verbose,
-        Command::Report(_) | Command::Compare(_) | Command::Merge(_) => 0,
+        Command::Report(_)
+        | Command::Compare(_)
+        | Command::Merge(_)
+        | Command::Parse(_)
+        | Command::Templates(_)
+        | Command::Completions(_)
+        | Command::Man(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
@@ -84,6 +93,10 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::report(a),
         Command::Compare(a) => compare::compare(a),
         Command::Merge(a) => merge::merge(a),
+        Command::Parse(a) => templates::parse(a),
+        Command::Templates(args::TemplatesCommand::List(a)) => templates::list(a),
+        Command::Completions(a) => manual::completions(a),
+        Command::Man(a) => manual::man(a),
     };
     match result {
         Ok(status) => status.into(),

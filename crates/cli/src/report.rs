@@ -24,7 +24,34 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitStatus> {
             path.display()
         );
     }
-    let records = journal.final_records();
+    let mut records = journal.final_records();
+    let reparsed: Vec<netsweep_protocol::DeviceRecord>;
+    if args.parse {
+        let mut commands: Vec<String> = Vec::new();
+        for r in &records {
+            for o in &r.outputs {
+                if !commands.contains(&o.command) {
+                    commands.push(o.command.clone());
+                }
+            }
+        }
+        let plan =
+            crate::templates::parse_plan(args.templates.as_deref(), &args.template, &commands)?;
+        reparsed = records
+            .iter()
+            .map(|r| {
+                let mut record = (*r).clone();
+                let spec = netsweep_protocol::ParseSpec {
+                    templates: plan.templates.clone(),
+                    platform: crate::templates::ntc_platform(&record.platform),
+                    own_templates: plan.own.clone(),
+                };
+                netsweep_pool::parse::parse_outputs(&spec, &mut record);
+                record
+            })
+            .collect();
+        records = reparsed.iter().collect();
+    }
     let mut summary = SummaryAccumulator::new();
     for r in &records {
         summary.add(r);

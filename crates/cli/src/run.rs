@@ -17,7 +17,7 @@ use netsweep_pool::{
     Canary, Cancel, CancelLevel, FailureLimit, PoolConfig, PoolEvent, PoolKind, StopReason,
     SweepControls, WorkerStart,
 };
-use netsweep_protocol::{HostKeyPolicy, Job, Outcome, Timeouts};
+use netsweep_protocol::{HostKeyPolicy, Job, Outcome, ParseSpec, Timeouts};
 use netsweep_shard::Shard;
 
 use crate::ExitStatus;
@@ -31,6 +31,23 @@ use crate::signals;
 /// Runs a sweep and returns the exit status it earned.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let shards = sharding::request(args)?;
+    let table_format = matches!(args.format, FormatChoice::Table | FormatChoice::Csv);
+    if table_format && !args.parse {
+        bail!("--format table and csv print parsed rows: add --parse");
+    }
+    if !args.fields.is_empty() && !table_format {
+        bail!("--fields chooses the columns of --format table or csv");
+    }
+    // Templates are found (and own templates compiled) before any journal or device.
+    let parse = if args.parse && !args.commands.is_empty() {
+        Some(crate::templates::parse_plan(
+            args.templates.as_deref(),
+            &args.template,
+            &args.commands,
+        )?)
+    } else {
+        None
+    };
     let inventory = load_inventory(&args.inventory)?;
     let selected = inventory.select(&args.limit)?;
     check_canary_group(args, &selected)?;
@@ -40,7 +57,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let (mut journal, commands, selected) =
         open_journal(args, &shards, &inventory, selected, &mut summary)?;
     let known_hosts = known_hosts_path(&args.host_keys)?;
-    let jobs = build_jobs(&selected, &commands, args, known_hosts.as_deref());
+    let parse = match parse {
+        Some(plan) => Some(plan),
+        // A resume takes its commands from the journal.
+        None if args.parse => Some(crate::templates::parse_plan(
+            args.templates.as_deref(),
+            &args.template,
+            &commands,
+        )?),
+        None => None,
+    };
+    let jobs = build_jobs(
+        &selected,
+        &commands,
+        args,
+        known_hosts.as_deref(),
+        parse.as_ref(),
+    );
     if let Some(group) = &args.controls.canary_group
         && !selected.iter().any(|d| d.target.groups.contains(group))
     {
@@ -73,6 +106,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
             merge: args.merge,
             verbose: args.verbose,
             progress: !args.no_progress,
+            fields: args.fields.clone(),
         },
         &ids,
     );
@@ -126,7 +160,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
         j.flush_and_sync()?;
     }
 
-    let mut stdout = display.finish();
+    let (mut stdout, rows_error) = display.finish();
     let interrupted = cancel.level() != CancelLevel::None;
     let summary = summary.summary(elapsed);
     if let Some(path) = &args.stats {
@@ -143,6 +177,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     }
     if let Some(j) = &journal {
         eprintln!("journal: {}", j.path().display());
+    }
+    if let Some(e) = rows_error {
+        return Err(e);
     }
     if let Some(e) = journal_error {
         return Err(anyhow::Error::new(e)
@@ -360,6 +397,7 @@ fn build_jobs(
     commands: &[String],
     args: &RunArgs,
     known_hosts: Option<&Path>,
+    parse: Option<&crate::templates::ParsePlan>,
 ) -> Vec<Job> {
     let policy = match args.host_keys.host_key_policy {
         HostKeyChoice::Strict => HostKeyPolicy::Strict,
@@ -382,6 +420,11 @@ fn build_jobs(
             timeouts: d.timeouts.apply(base),
             host_key_policy: policy,
             known_hosts: known_hosts.map(Path::to_path_buf),
+            parse: parse.map(|plan| ParseSpec {
+                templates: plan.templates.clone(),
+                platform: crate::templates::ntc_platform(&d.target.platform),
+                own_templates: plan.own.clone(),
+            }),
         })
         .collect()
 }
@@ -488,6 +531,15 @@ fn default_worker() -> anyhow::Result<(PathBuf, Vec<std::ffi::OsString>)> {
     Ok((exe, vec![crate::WORKER_MODE.into()]))
 }
 
+/// netsweep's data directory, `$XDG_DATA_HOME/netsweep` (or `~/.local/share/netsweep`).
+pub(crate) fn data_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+        .map(|base| base.join("netsweep"))
+}
+
 /// netsweep's own known_hosts: `--known-hosts`, or `$XDG_DATA_HOME/netsweep/known_hosts`.
 pub(crate) fn known_hosts_path(flags: &HostKeyArgs) -> anyhow::Result<Option<PathBuf>> {
     if flags.host_key_policy == HostKeyChoice::Off {
@@ -496,16 +548,11 @@ pub(crate) fn known_hosts_path(flags: &HostKeyArgs) -> anyhow::Result<Option<Pat
     if let Some(p) = &flags.known_hosts {
         return Ok(Some(p.clone()));
     }
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")));
-    let Some(base) = base else {
+    let Some(dir) = data_dir() else {
         bail!(
             "cannot place the known_hosts file: neither XDG_DATA_HOME nor HOME is set; pass --known-hosts"
         );
     };
-    let dir = base.join("netsweep");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(Some(dir.join("known_hosts")))
 }

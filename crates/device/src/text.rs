@@ -175,6 +175,7 @@ pub(crate) fn command_output(
         non_utf8,
         truncated,
         elapsed_ms,
+        ..CommandOutput::default()
     }
 }
 

@@ -4,171 +4,32 @@
 //! Validation never stops at the first problem: every problem is collected with its location
 //! and the caller reports them all. This module must not print and must never put a
 //! credential into a problem message.
+//!
+//! The reader's parts: `fields` (the tables of spellings), `credentials`, `simulate` (the
+//! `simulate:` block) and `names` (default names and duplicates); here, the document's shape,
+//! `defaults:` merging and the plain fields.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use netsweep_protocol::{DeviceTarget, Secret};
+use netsweep_protocol::DeviceTarget;
 
 use crate::duration;
 use crate::error::{Location, Problem, ProblemKind};
 use crate::node::{Kind, Node, Typed};
-use crate::{InventoryDevice, SimSettings, TimeoutOverrides};
+use crate::{InventoryDevice, TimeoutOverrides};
 
-/// One logical setting. Spellings that mean the same thing (`host`/`ip`, netmiko's
-/// `conn_timeout`/our `connect_timeout`, `password`/`password_env`/`password_file`) share a
-/// slot: an entry may set a slot once, and setting it hides the `defaults:` value whatever
-/// spelling either uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Slot {
-    Name,
-    DeviceType,
-    Host,
-    Port,
-    Username,
-    Password,
-    Secret,
-    KeyFile,
-    Connect,
-    Command,
-    Deadline,
-    Groups,
-    Simulate,
-}
+mod credentials;
+mod fields;
+mod names;
+mod simulate;
 
-const FIELDS: &[(&str, Slot)] = &[
-    ("name", Slot::Name),
-    ("device_type", Slot::DeviceType),
-    ("host", Slot::Host),
-    ("ip", Slot::Host),
-    ("port", Slot::Port),
-    ("username", Slot::Username),
-    ("password", Slot::Password),
-    ("password_env", Slot::Password),
-    ("password_file", Slot::Password),
-    ("secret", Slot::Secret),
-    ("secret_env", Slot::Secret),
-    ("secret_file", Slot::Secret),
-    ("key_file", Slot::KeyFile),
-    ("connect_timeout", Slot::Connect),
-    ("conn_timeout", Slot::Connect),
-    ("command_timeout", Slot::Command),
-    ("timeout", Slot::Command),
-    ("read_timeout_override", Slot::Command),
-    ("deadline", Slot::Deadline),
-    ("groups", Slot::Groups),
-    ("simulate", Slot::Simulate),
-];
-
-/// Every field a device entry accepts, for "expected one of" messages: the names of [`FIELDS`].
-pub(crate) const ENTRY_FIELDS: &[&str] = &{
-    let mut names = [""; FIELDS.len()];
-    let mut i = 0;
-    while i < FIELDS.len() {
-        names[i] = FIELDS[i].0;
-        i += 1;
-    }
-    names
-};
-
-/// Fields `defaults:` accepts: everything that can sensibly be shared.
-const DEFAULTS_FIELDS: &[&str] = &[
-    "device_type",
-    "port",
-    "username",
-    "password",
-    "password_env",
-    "password_file",
-    "secret",
-    "secret_env",
-    "secret_file",
-    "key_file",
-    "connect_timeout",
-    "conn_timeout",
-    "command_timeout",
-    "timeout",
-    "read_timeout_override",
-    "deadline",
-    "simulate",
-];
-
-const SIMULATE_FIELDS: &[&str] = &[
-    "fault",
-    "latency",
-    "jitter",
-    "banner_delay",
-    "running_config_bytes",
-    "privilege15",
-];
-
-/// netmiko `ConnectHandler` options that mean nothing to netsweep. Named so the error can
-/// say "netmiko option" instead of a bare "unknown field".
-const NETMIKO_OPTIONS: &[&str] = &[
-    "allow_agent",
-    "allow_auto_change",
-    "alt_host_keys",
-    "alt_key_file",
-    "auth_timeout",
-    "auto_connect",
-    "banner_timeout",
-    "blocking_timeout",
-    "default_enter",
-    "delay_factor_compat",
-    "disable_lf_normalization",
-    "disabled_algorithms",
-    "encoding",
-    "fast_cli",
-    "global_cmd_verify",
-    "global_delay_factor",
-    "keepalive",
-    "passphrase",
-    "pkey",
-    "response_return",
-    "serial_settings",
-    "session_log",
-    "session_log_file_mode",
-    "session_log_record_writes",
-    "session_timeout",
-    "sock",
-    "ssh_config_file",
-    "ssh_strict",
-    "system_host_keys",
-    "use_keys",
-    "verbose",
-];
-
-/// A device as read from its entry, before names are settled (a default name depends on
-/// whether other entries share the host).
-pub(crate) struct Partial {
-    pub explicit_name: Option<(String, Position)>,
-    pub device: InventoryDevice,
-}
+use fields::{DEFAULTS_FIELDS, ENTRY_FIELDS, FIELDS, NETMIKO_OPTIONS, Slot, closest};
+pub(crate) use names::{Partial, Partials};
 
 /// Line and column in the inventory file.
 type Position = (u64, u64);
-
-/// Every device read, before names are settled: the devices themselves, already in the
-/// vector that becomes the inventory's (a second one would double the peak for a large
-/// fleet), and beside them the names their entries gave, if any.
-#[derive(Default)]
-pub(crate) struct Partials {
-    devices: Vec<InventoryDevice>,
-    explicit_names: Vec<Option<(String, Position)>>,
-}
-
-impl Partials {
-    fn reserve_exact(&mut self, additional: usize) {
-        self.devices.reserve_exact(additional);
-        self.explicit_names.reserve_exact(additional);
-    }
-
-    fn push(&mut self, partial: Partial) {
-        self.devices.push(partial.device);
-        self.explicit_names.push(partial.explicit_name);
-    }
-}
 
 pub(crate) struct Reader<'a> {
     file: &'a Path,
@@ -179,6 +40,9 @@ pub(crate) struct Reader<'a> {
     file_secrets: HashMap<PathBuf, Result<String, ProblemKind>>,
     key_files: HashMap<PathBuf, Result<(), String>>,
     has_defaults: bool,
+    /// Names written in entries that were not read for other problems, so duplicates of them
+    /// are reported too.
+    rejected_names: Vec<(String, Position)>,
 }
 
 /// The field map of one entry (or of `defaults:`) after spelling checks.
@@ -211,6 +75,7 @@ impl<'a> Reader<'a> {
             file_secrets: HashMap::new(),
             key_files: HashMap::new(),
             has_defaults: false,
+            rejected_names: Vec::new(),
         }
     }
 
@@ -481,6 +346,10 @@ impl<'a> Reader<'a> {
         let simulate = fields.get(&Slot::Simulate).and_then(|f| self.simulate(f));
 
         if self.problems.len() > problems_before {
+            // A written name still counts: a duplicate must not hide behind another problem.
+            if let Some(name) = explicit_name {
+                self.rejected_names.push(name);
+            }
             return None;
         }
         Some(Partial {
@@ -670,276 +539,6 @@ impl<'a> Reader<'a> {
         out
     }
 
-    fn key_file(&mut self, f: &Field<'_>) -> Option<PathBuf> {
-        let text = self.plain_string(f)?;
-        let path = self.resolve_path(&text);
-        let verdict = self
-            .key_files
-            .entry(path.clone())
-            .or_insert_with(|| match fs::metadata(&path) {
-                Ok(m) if m.is_file() => Ok(()),
-                Ok(_) => Err("not a regular file".into()),
-                Err(e) => Err(e.to_string()),
-            })
-            .clone();
-        match verdict {
-            Ok(()) => Some(path),
-            Err(reason) => {
-                self.problem(f.value, ProblemKind::KeyFileUnusable { path, reason });
-                None
-            }
-        }
-    }
-
-    /// Relative paths are relative to the inventory's directory, so an inventory works from
-    /// any working directory; `~/` is the user's home.
-    fn resolve_path(&self, text: &str) -> PathBuf {
-        if let Some(rest) = text.strip_prefix("~/")
-            && let Some(home) = (self.env)("HOME")
-        {
-            return Path::new(&home).join(rest);
-        }
-        let path = Path::new(text);
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.base_dir.join(path)
-        }
-    }
-
-    /// `password`, `password_env` or `password_file` (same for `secret`). A problem here
-    /// names the variable or the file, never a value.
-    fn credential(&mut self, f: &Field<'_>, field: &'static str) -> Option<Secret> {
-        if f.value.is_null() {
-            return None;
-        }
-        let Some(text) = f.value.text() else {
-            self.problem(
-                f.value,
-                ProblemKind::WrongType {
-                    field: f.name.to_owned(),
-                    expected: "a string",
-                    found: f.value.describe(),
-                },
-            );
-            return None;
-        };
-        if f.name.ends_with("_env") {
-            if !is_env_name(text) {
-                self.invalid(f, format!("`{text}` is not an environment variable name"));
-                return None;
-            }
-            return self.env_credential(f, field, text);
-        }
-        if f.name.ends_with("_file") {
-            return self.file_credential(f, field, text);
-        }
-        if let Some(var) = text
-            .strip_prefix("${")
-            .and_then(|t| t.strip_suffix('}'))
-            .filter(|v| is_env_name(v))
-        {
-            return self.env_credential(f, field, var);
-        }
-        // `$${X}` is the way to write a credential that really is `${X}`.
-        if let Some(literal) = text.strip_prefix("$${") {
-            return Some(Secret::new(format!("${{{literal}")));
-        }
-        Some(Secret::new(text))
-    }
-
-    fn env_credential(&mut self, f: &Field<'_>, field: &'static str, var: &str) -> Option<Secret> {
-        match (self.env)(var) {
-            None => {
-                self.problem(
-                    f.value,
-                    ProblemKind::EnvVarNotSet {
-                        field,
-                        var: var.to_owned(),
-                    },
-                );
-                None
-            }
-            Some(v) if v.is_empty() => {
-                self.problem(
-                    f.value,
-                    ProblemKind::EnvVarEmpty {
-                        field,
-                        var: var.to_owned(),
-                    },
-                );
-                None
-            }
-            Some(v) => Some(Secret::new(v)),
-        }
-    }
-
-    fn file_credential(
-        &mut self,
-        f: &Field<'_>,
-        field: &'static str,
-        text: &str,
-    ) -> Option<Secret> {
-        let path = self.resolve_path(text);
-        let cached = self
-            .file_secrets
-            .entry(path.clone())
-            .or_insert_with(|| read_secret_file(&path, field))
-            .clone();
-        match cached {
-            Ok(value) => Some(Secret::new(value)),
-            Err(mut kind) => {
-                // The cache is keyed by path; the field name is this use's.
-                match &mut kind {
-                    ProblemKind::SecretFileUnreadable { field: f2, .. }
-                    | ProblemKind::SecretFileEmpty { field: f2, .. } => *f2 = f.name,
-                    _ => {}
-                }
-                self.problem(f.value, kind);
-                None
-            }
-        }
-    }
-
-    fn simulate(&mut self, f: &Field<'_>) -> Option<SimSettings> {
-        let pairs = match &f.value.kind {
-            Kind::Map(pairs) => pairs,
-            Kind::Null => return None,
-            _ => {
-                self.problem(
-                    f.value,
-                    ProblemKind::WrongType {
-                        field: "simulate".into(),
-                        expected: "a mapping",
-                        found: f.value.describe(),
-                    },
-                );
-                return None;
-            }
-        };
-        let mut sim = SimSettings::default();
-        let mut ok = true;
-        for (key, value) in pairs {
-            let Some(written) = key.text() else {
-                self.structure(
-                    key,
-                    format!("a field name must be a string, not {}", key.describe()),
-                );
-                ok = false;
-                continue;
-            };
-            let Some(name) = SIMULATE_FIELDS.iter().copied().find(|n| *n == written) else {
-                self.problem(
-                    key,
-                    ProblemKind::UnknownField {
-                        field: written.to_owned(),
-                        context: "simulate block",
-                        suggestion: closest(written, SIMULATE_FIELDS),
-                        expected: SIMULATE_FIELDS,
-                    },
-                );
-                ok = false;
-                continue;
-            };
-            let field = Field { name, key, value };
-            match name {
-                "fault" => sim.fault = self.string_list(&field),
-                "latency" => sim.latency = self.plain_string(&field),
-                "jitter" => sim.jitter = self.plain_string(&field),
-                "banner_delay" => sim.banner_delay = self.plain_string(&field),
-                "running_config_bytes" => match value.typed() {
-                    Some((Typed::Int(i), _)) if u64::try_from(i).is_ok() => {
-                        sim.running_config_bytes = u64::try_from(i).ok();
-                    }
-                    _ => {
-                        let shown = value.text().unwrap_or_else(|| value.describe());
-                        self.invalid(&field, format!("`{shown}` is not a number of bytes"));
-                        ok = false;
-                    }
-                },
-                "privilege15" => match value.typed() {
-                    Some((Typed::Bool(b), _)) => sim.privilege15 = Some(b),
-                    _ => {
-                        self.problem(
-                            value,
-                            ProblemKind::WrongType {
-                                field: name.into(),
-                                expected: "true or false",
-                                found: value.describe(),
-                            },
-                        );
-                        ok = false;
-                    }
-                },
-                _ => unreachable!("every SIMULATE_FIELDS name is matched"),
-            }
-        }
-        ok.then_some(sim)
-    }
-
-    /// Gives every device its name and reports duplicates. A name defaults to the host, or to
-    /// `host:port` when several entries share the host (simulated fleets on one address).
-    pub fn settle_names(&mut self, partials: Partials) -> Vec<InventoryDevice> {
-        let Partials {
-            mut devices,
-            explicit_names,
-        } = partials;
-        let mut per_host: HashMap<&str, usize> = HashMap::new();
-        for d in &devices {
-            *per_host.entry(d.target.host.as_str()).or_default() += 1;
-        }
-        let shared: HashSet<String> = per_host
-            .into_iter()
-            .filter(|(_, n)| *n > 1)
-            .map(|(h, _)| h.to_owned())
-            .collect();
-        // Every name first; duplicates are then found by borrowing them, without a copy of
-        // each name and location in the lookup table.
-        let names: Vec<(String, Position, bool)> = devices
-            .iter()
-            .zip(explicit_names)
-            .map(|(device, explicit)| match explicit {
-                Some((name, at)) => (name, at, false),
-                None => {
-                    let t = &device.target;
-                    let name = if !shared.contains(&t.host) {
-                        t.host.clone()
-                    } else {
-                        t.address()
-                    };
-                    (name, (device.location.line, device.location.column), true)
-                }
-            })
-            .collect();
-        drop(shared);
-        let mut keep = Vec::with_capacity(names.len());
-        let mut seen: HashMap<&str, Position> = HashMap::with_capacity(names.len());
-        for (name, at, defaulted) in &names {
-            if let Some(&first) = seen.get(name.as_str()) {
-                let problem = Problem {
-                    location: self.location_at(*at),
-                    kind: ProblemKind::DuplicateName {
-                        name: name.clone(),
-                        first: self.location_at(first),
-                        defaulted: *defaulted,
-                    },
-                };
-                self.problems.push(problem);
-                keep.push(false);
-                continue;
-            }
-            seen.insert(name, *at);
-            keep.push(true);
-        }
-        drop(seen);
-        for (device, (name, _, _)) in devices.iter_mut().zip(names) {
-            device.target.name = name;
-        }
-        let mut keep = keep.into_iter();
-        devices.retain(|_| keep.next().unwrap_or(false));
-        devices
-    }
-
     /// The problems, in file order, each once (a bad `defaults:` value is reported at its own
     /// line once, not once per device).
     pub fn into_problems(self) -> Vec<Problem> {
@@ -952,83 +551,4 @@ impl<'a> Reader<'a> {
 
 fn position(node: &Node) -> Position {
     (u64::from(node.line), u64::from(node.column))
-}
-
-fn read_secret_file(path: &Path, field: &'static str) -> Result<String, ProblemKind> {
-    let unreadable = |reason: String| ProblemKind::SecretFileUnreadable {
-        field,
-        path: path.to_path_buf(),
-        reason,
-    };
-    let bytes = fs::read(path).map_err(|e| unreadable(e.to_string()))?;
-    let text = String::from_utf8(bytes).map_err(|_| unreadable("not valid UTF-8".into()))?;
-    // Files written by `echo` end with a newline that is not part of the credential.
-    let value = text
-        .strip_suffix("\r\n")
-        .or_else(|| text.strip_suffix('\n'))
-        .unwrap_or(&text);
-    if value.is_empty() {
-        return Err(ProblemKind::SecretFileEmpty {
-            field,
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(value.to_owned())
-}
-
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The known name nearest to a misspelling, if it is near enough to be a typo.
-fn closest(written: &str, known: &[&'static str]) -> Option<&'static str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(written, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn typos_get_a_suggestion_and_strangers_do_not() {
-        assert_eq!(closest("pasword", ENTRY_FIELDS), Some("password"));
-        assert_eq!(closest("devcie_type", ENTRY_FIELDS), Some("device_type"));
-        assert_eq!(closest("hots", ENTRY_FIELDS), Some("host"));
-        assert_eq!(closest("colour", ENTRY_FIELDS), None);
-    }
-
-    #[test]
-    fn env_names() {
-        assert!(is_env_name("NETSWEEP_PW"));
-        assert!(is_env_name("_x1"));
-        assert!(!is_env_name("1X"));
-        assert!(!is_env_name("A-B"));
-        assert!(!is_env_name(""));
-    }
 }

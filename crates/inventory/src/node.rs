@@ -185,14 +185,25 @@ pub(crate) fn parse(source: &str) -> Result<Node, ParseFailure> {
         ParseFailure {
             line: location.map_or(1, |l| l.line().max(1)),
             column: location.map_or(1, |l| l.column().max(1)),
-            message: serde_saphyr::DefaultMessageFormatter
-                .format_message(inner)
-                .escape_debug()
-                .to_string(),
+            message: one_line(&serde_saphyr::DefaultMessageFormatter.format_message(inner)),
         }
     })?;
     root.resolve_spellings(source);
     Ok(root)
+}
+
+/// The parser's message on one line: control characters (a newline, a terminal escape
+/// copied from the file) are shown escaped; everything else, quotes included, as written.
+fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl<'de> Deserialize<'de> for Node {
@@ -362,5 +373,16 @@ mod tests {
         assert!(e.message.contains("duplicate"), "{}", e.message);
         let e = parse("a: [1,\n").err().unwrap();
         assert!(e.line >= 1);
+        // Quotes as written, not `unclosed bracket \'[\'`.
+        assert!(!e.message.contains('\\'), "{}", e.message);
+        assert!(e.message.contains("'['"), "{}", e.message);
+    }
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        assert_eq!(
+            one_line("bad\nline\u{1b}[31m 'x'"),
+            "bad\\nline\\u{1b}[31m 'x'"
+        );
     }
 }

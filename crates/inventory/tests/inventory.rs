@@ -427,6 +427,41 @@ fn duplicate_names_point_at_both_entries() {
 }
 
 #[test]
+fn a_duplicate_name_is_reported_beside_other_problems() {
+    // The first `r2` has a problem of its own; its name still counts.
+    let text = err_text(
+        "- {device_type: linux, host: 127.0.0.1, username: u, name: r2, port: 99999}
+- {device_type: linux, host: 127.0.0.2, username: u, name: r2}
+- {device_type: linux, host: 127.0.0.3, username: u, colour: red}
+- {device_type: linux, host: 127.0.0.4, username: u, name: r2, port: x}
+",
+        &[],
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(
+        lines[0].starts_with("devices.yaml:1:70: invalid `port`"),
+        "{text}"
+    );
+    assert_eq!(
+        lines[1],
+        "devices.yaml:2:60: duplicate device name `r2` (first defined at devices.yaml:1:60)"
+    );
+    assert!(
+        lines[2].starts_with("devices.yaml:3:54: unknown field `colour`"),
+        "{text}"
+    );
+    assert_eq!(
+        lines[3],
+        "devices.yaml:4:60: duplicate device name `r2` (first defined at devices.yaml:1:60)"
+    );
+    assert!(
+        lines[4].starts_with("devices.yaml:4:70: invalid `port`"),
+        "{text}"
+    );
+}
+
+#[test]
 fn unknown_device_type_lists_the_supported_ones() {
     let text = err_text(
         "- {device_type: cisco_nxos, host: h, username: u}\n- {device_type: cisco_ios_telnet, host: h2, username: u}\n",

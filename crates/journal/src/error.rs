@@ -51,18 +51,6 @@ pub enum JournalError {
         /// The version this build reads and writes.
         supported: u32,
     },
-    /// A complete line that is not a record: the file was damaged or edited. (A torn *last*
-    /// line is a crash artefact and is tolerated, not an error.)
-    #[error("{}:{line}: not a journal record", path.display())]
-    BadLine {
-        /// The journal.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// What serde_json said.
-        #[source]
-        source: serde_json::Error,
-    },
     /// A record could not be serialized (never expected for `DeviceRecord`).
     #[error("cannot serialize a journal line")]
     Serialize(#[source] serde_json::Error),
@@ -243,6 +231,20 @@ pub enum MergeError {
         shard: u32,
         /// N.
         count: u32,
+    },
+    /// A complete line that is not a record, before the file's end: the journal was damaged or
+    /// edited. A plain read skips such a line (its device is swept again on resume); a merge
+    /// refuses, since the merged journal would silently lose that device.
+    #[error(
+        "{}:{line}: not a journal record (a damaged line before the end of the file; only a \
+         torn last line is tolerated)",
+        path.display()
+    )]
+    DamagedLine {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
     },
     /// One device recorded by two shards.
     #[error(

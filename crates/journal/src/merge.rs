@@ -442,6 +442,12 @@ fn index_shards(
                 },
             );
         }
+        if let Some(&line) = reader.damaged_lines().first() {
+            return Err(MergeError::DamagedLine {
+                path: input.path.clone(),
+                line,
+            });
+        }
         shards.push(MergedShard {
             shard: input.shard,
             path: input.path.clone(),

@@ -3,8 +3,11 @@
 //! ([`index_journal`]) for resuming without holding every output in memory.
 //!
 //! A last line without its newline is a write torn by a crash: it is dropped and reported as
-//! `torn_tail`, and everything before it is kept. Any other line that is not a record is an
-//! error naming the file and line: the journal was damaged, and guessing would be worse.
+//! `torn_tail`, and everything before it is kept. Any other line after the header that is not
+//! a record (a disk error, a stray edit) is skipped, logged with its line number and listed in
+//! `damaged_lines`: that line is lost — its device has no record, so a resume sweeps it again
+//! — and every other record is kept. A damaged header is an error: without it nothing can be
+//! trusted.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -26,6 +29,8 @@ pub struct Journal {
     pub records: Vec<DeviceRecord>,
     /// The last line was torn by a crash and was dropped.
     pub torn_tail: bool,
+    /// 1-based numbers of complete lines that were not records, skipped.
+    pub damaged_lines: Vec<u64>,
 }
 
 impl Journal {
@@ -57,6 +62,7 @@ pub fn read_journal(path: &Path) -> Result<Journal, JournalError> {
         header: reader.header.clone(),
         records,
         torn_tail: reader.torn_tail,
+        damaged_lines: reader.damaged_lines,
     })
 }
 
@@ -69,6 +75,7 @@ pub struct JournalReader {
     line: u64,
     valid_len: u64,
     torn_tail: bool,
+    damaged_lines: Vec<u64>,
     done: bool,
     buf: Vec<u8>,
 }
@@ -110,6 +117,7 @@ impl JournalReader {
             line: 1,
             valid_len: n as u64,
             torn_tail: false,
+            damaged_lines: Vec::new(),
             done: false,
             buf,
         })
@@ -123,6 +131,11 @@ impl JournalReader {
     /// Whether a torn last line was found (known once iteration has ended).
     pub fn torn_tail(&self) -> bool {
         self.torn_tail
+    }
+
+    /// 1-based numbers of the damaged lines skipped so far.
+    pub fn damaged_lines(&self) -> &[u64] {
+        &self.damaged_lines
     }
 
     /// Bytes up to the end of the last complete line read so far: where appending resumes.
@@ -177,25 +190,25 @@ impl Iterator for JournalReader {
                 self.done = true;
                 return None;
             }
+            // The line is complete: appending resumes after it whatever it holds.
+            self.valid_len += n as u64;
             let body = trim_line(&self.buf);
             if body.is_empty() {
-                self.valid_len += n as u64;
                 continue;
             }
-            return match serde_json::from_slice::<DeviceRecord>(body) {
-                Ok(record) => {
-                    self.valid_len += n as u64;
-                    Some(Ok(record))
+            match serde_json::from_slice::<DeviceRecord>(body) {
+                Ok(record) => return Some(Ok(record)),
+                Err(e) => {
+                    tracing::warn!(
+                        journal = %self.path.display(),
+                        line = self.line,
+                        error = %e,
+                        "skipping a damaged line that is not a journal record; its device has \
+                         no record here and a resume sweeps it again"
+                    );
+                    self.damaged_lines.push(self.line);
                 }
-                Err(source) => {
-                    self.done = true;
-                    Some(Err(JournalError::BadLine {
-                        path: self.path.clone(),
-                        line: self.line,
-                        source,
-                    }))
-                }
-            };
+            }
         }
         None
     }
@@ -261,6 +274,8 @@ pub struct JournalIndex {
     pub records: u64,
     /// A torn last line was dropped.
     pub torn_tail: bool,
+    /// 1-based numbers of complete lines that were not records, skipped.
+    pub damaged_lines: Vec<u64>,
     /// Bytes of complete lines; appending starts here.
     pub valid_len: u64,
 }
@@ -304,5 +319,6 @@ pub fn index_journal(path: &Path) -> Result<JournalIndex, JournalError> {
         records,
         torn_tail: reader.torn_tail,
         valid_len: reader.valid_len,
+        damaged_lines: reader.damaged_lines,
     })
 }

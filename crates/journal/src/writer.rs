@@ -119,9 +119,9 @@ impl JournalWriter {
         Ok(Self::start(path, file, line.len() as u64, 0))
     }
 
-    /// Reopens an existing journal to append to it (`--resume`): validates its header and
-    /// every record, cuts off a torn last line, and returns the writer with the journal's
-    /// index (what is finished).
+    /// Reopens an existing journal to append to it (`--resume`): validates its header, reads
+    /// every record (skipping damaged lines, whose devices are then not finished), cuts off a
+    /// torn last line, and returns the writer with the journal's index (what is finished).
     pub fn open_append(path: &Path) -> Result<(Self, JournalIndex), JournalError> {
         let io_err = |action: &'static str| {
             move |source| JournalError::Io {

@@ -226,7 +226,7 @@ fn a_complete_last_line_without_newline_is_still_torn() {
 }
 
 #[test]
-fn a_damaged_line_in_the_middle_is_an_error_naming_file_and_line() {
+fn a_damaged_line_in_the_middle_is_skipped_alone_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.jsonl");
     {
@@ -243,17 +243,21 @@ fn a_damaged_line_in_the_middle_is_an_error_naming_file_and_line() {
         .as_bytes(),
     )
     .unwrap();
-    let e = read_journal(&path).unwrap_err();
-    assert!(matches!(e, JournalError::BadLine { line: 3, .. }), "{e}");
-    assert_eq!(
-        e.to_string(),
-        format!("{}:3: not a journal record", path.display())
-    );
-    // Resuming from it is refused the same way: never append to a damaged journal.
-    assert!(matches!(
-        JournalWriter::open_append(&path),
-        Err(JournalError::BadLine { line: 3, .. })
-    ));
+    drop(f);
+    let j = read_journal(&path).unwrap();
+    let devices: Vec<&str> = j.records.iter().map(|r| r.device.as_str()).collect();
+    assert_eq!(devices, ["r1", "r2"]);
+    assert_eq!(j.damaged_lines, [3]);
+    assert!(!j.torn_tail);
+    // A resume appends after it; the damaged line's device (unknown) is simply not finished.
+    let (mut w, index) = JournalWriter::open_append(&path).unwrap();
+    assert_eq!(index.damaged_lines, [3]);
+    assert_eq!(index.devices.len(), 2);
+    w.append(&record("r3", Outcome::Ok)).unwrap();
+    drop(w);
+    let j = read_journal(&path).unwrap();
+    assert_eq!(j.records.len(), 3);
+    assert_eq!(j.damaged_lines, [3]);
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod dispatch;
 mod fork_server;
 pub mod limits;
 pub mod order;
+pub mod parse;
 mod process;
 mod reap;
 mod retry;

@@ -83,9 +83,11 @@ impl Backend for ThreadBackend {
             .spawn(move || {
                 for job in job_rx {
                     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-                        netsweep_device::run_job(&job, &ctx, &mut |stage| {
+                        let mut record = netsweep_device::run_job(&job, &ctx, &mut |stage| {
                             stage_cell.set(job.id, stage)
-                        })
+                        });
+                        crate::parse::parse_job_outputs(&job, &mut record);
+                        record
                     }));
                     match result {
                         Ok(record) => send(SlotBody::Finished(job.id, Box::new(record))),

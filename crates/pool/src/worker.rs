@@ -97,6 +97,7 @@ pub(crate) fn serve_with(
         if let Some(e) = write_error {
             return Err(e.into());
         }
+        crate::parse::parse_job_outputs(&job, &mut record);
         let mut outbox = lock(&outbox);
         for out in std::mem::take(&mut record.outputs) {
             outbox.hold_output(job.id, out)?;

@@ -136,6 +136,24 @@ pub struct Job {
     /// `accept-new`). `None` with `Off`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<PathBuf>,
+    /// Parse each output into rows where it is (`--parse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse: Option<ParseSpec>,
+}
+
+/// How the worker parses a job's outputs: with the template ntc-templates' index chooses
+/// for the platform and command, or one of the user's own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParseSpec {
+    /// The ntc-templates directory (with its `index`); `None` when every command has its
+    /// own template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<PathBuf>,
+    /// The device's platform as the index names it (`cisco_ios`).
+    pub platform: String,
+    /// (command, template file) pairs that bypass the index (`--template "show foo=FILE"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub own_templates: Vec<(String, PathBuf)>,
 }
 
 /// Durations travel as whole milliseconds: readable in a frame dump, exact enough for timeouts.

@@ -15,11 +15,13 @@ mod error_chain;
 pub mod frame;
 pub mod job;
 pub mod outcome;
+pub mod parsed;
 
 pub use error_chain::error_chain;
 pub use frame::{CoordinatorMessage, FrameError, WorkerMessage};
-pub use job::{DeviceTarget, HostKeyPolicy, Job, JobId, Secret, Timeouts, host_port};
+pub use job::{DeviceTarget, HostKeyPolicy, Job, JobId, ParseSpec, Secret, Timeouts, host_port};
 pub use outcome::{AttemptSummary, CommandOutput, DeviceRecord, Outcome, Stage, Timings};
+pub use parsed::{ParsedRows, ParsedValue};
 
 /// Version of the frame protocol. A coordinator and a worker of different versions refuse to
 /// talk (see [`frame::CoordinatorMessage::Hello`]); bump it on any incompatible change to the

@@ -118,41 +118,40 @@ pub enum Outcome {
     Cancelled,
 }
 
-impl Outcome {
-    /// The class name, as in `"status"`.
-    pub fn class(&self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::CommandError => "command_error",
-            Outcome::AuthFailed => "auth_failed",
-            Outcome::AuthUnavailable => "auth_unavailable",
-            Outcome::EnableFailed => "enable_failed",
-            Outcome::Unreachable => "unreachable",
-            Outcome::TimedOut { .. } => "timed_out",
-            Outcome::HostKeyMismatch => "host_key_mismatch",
-            Outcome::ConnectionLost { .. } => "connection_lost",
-            Outcome::ProtocolError => "protocol_error",
-            Outcome::WorkerCrashed { .. } => "worker_crashed",
-            Outcome::Cancelled => "cancelled",
+/// The class names of [`Outcome`], one list for [`Outcome::class`] and [`Outcome::CLASSES`]:
+/// the `match` it makes is exhaustive, so a new variant without a name does not compile.
+macro_rules! outcome_classes {
+    ($($variant:ident => $class:literal,)*) => {
+        impl Outcome {
+            /// The class name, as in `"status"`.
+            pub fn class(&self) -> &'static str {
+                match self {
+                    $(Outcome::$variant { .. } => $class,)*
+                }
+            }
+
+            /// Every class name, in a stable order for summaries.
+            pub const CLASSES: [&'static str; [$($class),*].len()] = [$($class),*];
         }
-    }
+    };
+}
 
-    /// Every class name, in a stable order for summaries.
-    pub const CLASSES: [&'static str; 12] = [
-        "ok",
-        "command_error",
-        "auth_failed",
-        "auth_unavailable",
-        "enable_failed",
-        "unreachable",
-        "timed_out",
-        "host_key_mismatch",
-        "connection_lost",
-        "protocol_error",
-        "worker_crashed",
-        "cancelled",
-    ];
+outcome_classes! {
+    Ok => "ok",
+    CommandError => "command_error",
+    AuthFailed => "auth_failed",
+    AuthUnavailable => "auth_unavailable",
+    EnableFailed => "enable_failed",
+    Unreachable => "unreachable",
+    TimedOut => "timed_out",
+    HostKeyMismatch => "host_key_mismatch",
+    ConnectionLost => "connection_lost",
+    ProtocolError => "protocol_error",
+    WorkerCrashed => "worker_crashed",
+    Cancelled => "cancelled",
+}
 
+impl Outcome {
     /// True only for [`Outcome::Ok`].
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
@@ -224,6 +223,13 @@ pub struct CommandOutput {
     /// How long the command took, in milliseconds.
     #[serde(default)]
     pub elapsed_ms: f64,
+    /// The rows a TextFSM template gave for `output` (`--parse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parsed: Option<crate::ParsedRows>,
+    /// Why `output` could not be parsed (`--parse`: no template, or the template rejected
+    /// it); the raw output is kept all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_error: Option<String>,
 }
 
 /// Milliseconds spent in each stage of a device's sweep. Stages not reached are absent.
@@ -405,6 +411,11 @@ mod tests {
             let back: DeviceRecord = serde_json::from_str(&text).unwrap();
             assert_eq!(back, r, "{text}");
             assert!(Outcome::CLASSES.contains(&outcome.class()));
+            // The class is the JSON `status`: the two names must never drift apart.
+            assert_eq!(
+                serde_json::to_value(outcome).unwrap()["status"],
+                outcome.class()
+            );
         }
     }
 

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use netsweep_protocol::error_chain;
 
 use crate::{
@@ -64,9 +64,14 @@ Exit codes: 0 stopped normally, 1 runtime failure, 2 bad flags or fleet definiti
     name = "netsweep-sim",
     version,
     about = "Serve a simulated fleet of IOS-like and Linux-like SSH devices on loopback.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    /// Without one, serve the fleet the flags describe.
+    #[command(subcommand)]
+    command: Option<Extra>,
+
     /// Number of devices to generate.
     #[arg(long, default_value_t = 10, value_name = "N")]
     count: usize,
@@ -148,6 +153,19 @@ struct Args {
     session_log: Option<PathBuf>,
 }
 
+/// What else `netsweep-sim` can do besides serving a fleet.
+#[derive(Subcommand, Debug)]
+enum Extra {
+    /// Print a completion script for your shell (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    Man,
+}
+
 #[derive(Clone, Debug)]
 struct Platforms(Vec<Platform>);
 
@@ -205,6 +223,9 @@ pub fn run(
             return ExitCode::from(code);
         }
     };
+    if let Some(extra) = &args.command {
+        return print_extra(extra, out, err);
+    }
     match serve(&args, out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -213,6 +234,28 @@ pub fn run(
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// Completions and the manual page, generated from the flag definitions above.
+fn print_extra(extra: &Extra, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    let mut text = Vec::new();
+    match extra {
+        Extra::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Args::command(), "netsweep-sim", &mut text);
+        }
+        Extra::Man => {
+            if let Err(e) = clap_mangen::Man::new(Args::command()).render(&mut text) {
+                let _ = writeln!(
+                    err,
+                    "netsweep-sim: error: cannot render the manual page: {e}"
+                );
+                return ExitCode::from(1);
+            }
+        }
+    }
+    // A reader that went away early (`netsweep-sim man | head`) is not a failure.
+    let _ = out.write_all(&text).and_then(|()| out.flush());
+    ExitCode::SUCCESS
 }
 
 struct Failure {

@@ -87,73 +87,71 @@ pub enum Fault {
     Garbage,
 }
 
-impl Fault {
-    /// Every fault name, for error messages and `--help`.
-    pub const NAMES: [&'static str; 12] = [
-        "refuse",
-        "hang-banner",
-        "hang-after-auth",
-        "hang-mid-output",
-        "drop-mid-output",
-        "auth",
-        "enable-fail",
-        "flaky:N",
-        "aaa-flaky:N",
-        "legacy",
-        "hostkey-change",
-        "garbage",
-    ];
-}
+/// The fault names, one list for [`Fault::NAMES`], `Display` and `FromStr`: the `Display`
+/// `match` it makes is exhaustive, so a new fault without a name does not compile. The faults
+/// with a count (`flaky:N`, `aaa-flaky:N`) are named last; alone, a name means a count of 1.
+macro_rules! fault_names {
+    ($($fault:ident => $name:literal),*; $($param:ident(N) => $param_name:literal),+) => {
+        impl Fault {
+            /// Every fault name, for error messages and `--help`.
+            pub const NAMES: [&'static str; [$($name,)* $($param_name),+].len()] =
+                [$($name,)* $(concat!($param_name, ":N")),+];
 
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::Refuse => f.write_str("refuse"),
-            Fault::HangBanner => f.write_str("hang-banner"),
-            Fault::HangAfterAuth => f.write_str("hang-after-auth"),
-            Fault::HangMidOutput => f.write_str("hang-mid-output"),
-            Fault::DropMidOutput => f.write_str("drop-mid-output"),
-            Fault::Auth => f.write_str("auth"),
-            Fault::EnableFail => f.write_str("enable-fail"),
-            Fault::Flaky(n) => write!(f, "flaky:{n}"),
-            Fault::AaaFlaky(n) => write!(f, "aaa-flaky:{n}"),
-            Fault::Legacy => f.write_str("legacy"),
-            Fault::HostkeyChange => f.write_str("hostkey-change"),
-            Fault::Garbage => f.write_str("garbage"),
-        }
-    }
-}
-
-impl FromStr for Fault {
-    type Err = SimError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let unknown = || SimError::UnknownFault(s.to_owned());
-        Ok(match s {
-            "refuse" => Fault::Refuse,
-            "hang-banner" => Fault::HangBanner,
-            "hang-after-auth" => Fault::HangAfterAuth,
-            "hang-mid-output" => Fault::HangMidOutput,
-            "drop-mid-output" => Fault::DropMidOutput,
-            "auth" => Fault::Auth,
-            "enable-fail" => Fault::EnableFail,
-            "legacy" => Fault::Legacy,
-            "hostkey-change" => Fault::HostkeyChange,
-            "garbage" => Fault::Garbage,
-            "flaky" => Fault::Flaky(1),
-            "aaa-flaky" => Fault::AaaFlaky(1),
-            _ => {
-                if let Some(n) = s.strip_prefix("flaky:") {
-                    Fault::Flaky(n.parse().map_err(|_| unknown())?)
-                } else if let Some(n) = s.strip_prefix("aaa-flaky:") {
-                    Fault::AaaFlaky(n.parse().map_err(|_| unknown())?)
-                } else {
-                    return Err(unknown());
+            /// The fault spelled `name`, for the faults without a parameter.
+            fn without_parameter(name: &str) -> Option<Fault> {
+                match name {
+                    $($name => Some(Fault::$fault),)*
+                    _ => None,
                 }
             }
-        })
-    }
+        }
+
+        impl fmt::Display for Fault {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Fault::$fault => f.write_str($name),)*
+                    $(Fault::$param(n) => write!(f, concat!($param_name, ":{}"), n),)+
+                }
+            }
+        }
+
+        impl FromStr for Fault {
+            type Err = SimError;
+
+            /// A name from [`Fault::NAMES`]; `flaky` alone means `flaky:1`.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let s = s.trim();
+                let unknown = || SimError::UnknownFault(s.to_owned());
+                if let Some(fault) = Fault::without_parameter(s) {
+                    return Ok(fault);
+                }
+                $(
+                    if s == $param_name {
+                        return Ok(Fault::$param(1));
+                    }
+                    if let Some(n) = s.strip_prefix(concat!($param_name, ":")) {
+                        return Ok(Fault::$param(n.parse().map_err(|_| unknown())?));
+                    }
+                )+
+                Err(unknown())
+            }
+        }
+    };
+}
+
+fault_names! {
+    Refuse => "refuse",
+    HangBanner => "hang-banner",
+    HangAfterAuth => "hang-after-auth",
+    HangMidOutput => "hang-mid-output",
+    DropMidOutput => "drop-mid-output",
+    Auth => "auth",
+    EnableFail => "enable-fail",
+    Legacy => "legacy",
+    HostkeyChange => "hostkey-change",
+    Garbage => "garbage";
+    Flaky(N) => "flaky",
+    AaaFlaky(N) => "aaa-flaky"
 }
 
 /// How one device behaves: timing, output size, login level and faults.
@@ -652,23 +650,13 @@ mod tests {
 
     #[test]
     fn faults_round_trip_through_their_names() {
-        for name in [
-            "refuse",
-            "hang-banner",
-            "hang-after-auth",
-            "hang-mid-output",
-            "drop-mid-output",
-            "auth",
-            "enable-fail",
-            "flaky:3",
-            "aaa-flaky:2",
-            "legacy",
-            "hostkey-change",
-            "garbage",
-        ] {
+        for listed in Fault::NAMES {
+            let name = listed.replace(":N", ":3");
             let fault: Fault = name.parse().unwrap();
             assert_eq!(fault.to_string(), name);
         }
+        assert_eq!("flaky".parse::<Fault>().unwrap(), Fault::Flaky(1));
+        assert!("flaky:N".parse::<Fault>().is_err());
         assert!(matches!(
             "hang".parse::<Fault>(),
             Err(SimError::UnknownFault(_))

@@ -7,14 +7,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SSHD: &str = "/usr/sbin/sshd";
+/// Where sshd is when `scripts/test` did not say (it exports the one it found).
+const DEFAULT_SSHD: &str = "/usr/sbin/sshd";
+
+/// The sshd to start: `$NETSWEEP_TEST_SSHD`, else [`DEFAULT_SSHD`].
+fn sshd_program() -> PathBuf {
+    std::env::var_os("NETSWEEP_TEST_SSHD")
+        .map_or_else(|| PathBuf::from(DEFAULT_SSHD), PathBuf::from)
+}
 
 /// Why an [`Sshd`] could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SshdError {
     /// The binary is not installed.
-    #[error("{SSHD} not found: install openssh-server (apt-get install openssh-server)")]
-    NotInstalled,
+    #[error(
+        "{} not found: run scripts/test, which installs it, or install openssh-server",
+        program.display()
+    )]
+    NotInstalled {
+        /// Where it was looked for.
+        program: PathBuf,
+    },
     /// A file or process operation failed.
     #[error("{what}")]
     Io {
@@ -82,8 +95,9 @@ impl Sshd {
     }
 
     fn start_inner(with_rsa: bool) -> Result<Sshd, SshdError> {
-        if !Path::new(SSHD).exists() {
-            return Err(SshdError::NotInstalled);
+        let program = sshd_program();
+        if !program.exists() {
+            return Err(SshdError::NotInstalled { program });
         }
         // sshd refuses to start without its privilege-separation directory.
         fs::create_dir_all("/run/sshd").map_err(io("create /run/sshd"))?;
@@ -225,7 +239,7 @@ impl Sshd {
             .append(true)
             .open(&log_path)
             .map_err(io("open sshd.log"))?;
-        let child = Command::new(SSHD)
+        let child = Command::new(sshd_program())
             .arg("-D")
             .arg("-e")
             .arg("-f")
@@ -234,7 +248,7 @@ impl Sshd {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .map_err(io(format!("spawn {SSHD}")))?;
+            .map_err(io(format!("spawn {}", sshd_program().display())))?;
         self.child = Some(child);
         self.port = port;
 

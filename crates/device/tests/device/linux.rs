@@ -1,6 +1,7 @@
 //! `linux` devices over exec channels, against OpenSSH's sshd started on loopback.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -416,8 +417,52 @@ fn the_recorded_key_type_is_asked_for_first() {
 }
 
 /// Where the agent test's child finds its server (set by the parent test).
-const AGENT_PORT_VAR: &str = "NETSWEEP_AGENT_TEST_PORT";
-const AGENT_USER_VAR: &str = "NETSWEEP_AGENT_TEST_USER";
+/// How a test hands its sshd to the child test it runs (see [`run_child_test`]).
+const CHILD_PORT_VAR: &str = "NETSWEEP_CHILD_TEST_PORT";
+const CHILD_USER_VAR: &str = "NETSWEEP_CHILD_TEST_USER";
+
+/// Runs the ignored test `name` of this test binary in a child process against `sshd`, with
+/// `SSH_AUTH_SOCK` set to `agent` or, without one, removed: setting or clearing it in this
+/// process would race the other tests, and a developer's own agent may hold a key this
+/// server accepts. Asserts that the child test ran and passed.
+fn run_child_test(name: &str, sshd: &Sshd, agent: Option<&Path>) {
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", name, "--ignored"])
+        .env(CHILD_PORT_VAR, sshd.port().to_string())
+        .env(CHILD_USER_VAR, sshd.user());
+    match agent {
+        Some(socket) => child.env("SSH_AUTH_SOCK", socket),
+        None => child.env_remove("SSH_AUTH_SOCK"),
+    };
+    let out = child.output().expect("run the child test");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("1 passed"), "{log}");
+}
+
+/// In a child test: the parent's sshd as a `linux` device with no password and no key.
+fn child_target() -> DeviceTarget {
+    let port: u16 = std::env::var(CHILD_PORT_VAR)
+        .expect("run by run_child_test")
+        .parse()
+        .unwrap();
+    DeviceTarget {
+        name: "child".into(),
+        host: "127.0.0.1".into(),
+        port,
+        platform: "linux".into(),
+        username: std::env::var(CHILD_USER_VAR).expect("run by run_child_test"),
+        password: None,
+        secret: None,
+        key_file: None,
+        groups: vec![],
+    }
+}
 
 /// An ssh-agent of the test's own, stopped when dropped.
 struct Agent(std::process::Child);
@@ -454,43 +499,15 @@ fn with_no_password_or_key_the_agent_logs_in() {
         .status()
         .expect("run ssh-add");
     assert!(added.success());
-    // The login itself runs in a child (this test binary, the test below) with
-    // SSH_AUTH_SOCK set: setting it in this process would race the other tests.
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "linux::agent_child_logs_in", "--ignored"])
-        .env("SSH_AUTH_SOCK", &socket)
-        .env(AGENT_PORT_VAR, sshd.port().to_string())
-        .env(AGENT_USER_VAR, sshd.user())
-        .output()
-        .expect("run the child test");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{log}");
-    assert!(log.contains("1 passed"), "{log}");
+    // The login itself runs in a child (this test binary, the test below).
+    run_child_test("linux::agent_child_logs_in", &sshd, Some(&socket));
 }
 
 #[test]
 #[ignore = "run by with_no_password_or_key_the_agent_logs_in, under ssh-agent"]
 fn agent_child_logs_in() {
-    let port: u16 = std::env::var(AGENT_PORT_VAR)
-        .expect("started by with_no_password_or_key_the_agent_logs_in")
-        .parse()
-        .unwrap();
     let dir = temp_dir();
-    let t = DeviceTarget {
-        name: "agent".into(),
-        host: "127.0.0.1".into(),
-        port,
-        platform: "linux".into(),
-        username: std::env::var(AGENT_USER_VAR).unwrap(),
-        password: None,
-        secret: None,
-        key_file: None,
-        groups: vec![],
-    };
+    let t = child_target();
     let j = job(t, &["echo via agent"], &dir.path().join("known_hosts"));
     let (record, _) = run(&j, &SessionContext::new());
     assert_outcome(&record, Outcome::Ok);
@@ -500,14 +517,15 @@ fn agent_child_logs_in() {
 #[test]
 fn with_no_credentials_and_no_agent_auth_fails_clearly() {
     let sshd = start_sshd();
+    run_child_test("linux::no_agent_child_fails_clearly", &sshd, None);
+}
+
+#[test]
+#[ignore = "run by with_no_credentials_and_no_agent_auth_fails_clearly, without SSH_AUTH_SOCK"]
+fn no_agent_child_fails_clearly() {
+    assert!(std::env::var_os("SSH_AUTH_SOCK").is_none());
     let dir = temp_dir();
-    let mut t = sshd.linux_target(&sshd.client_key_path());
-    t.key_file = None;
-    let j = job(t, &["true"], &dir.path().join("known_hosts"));
-    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        // A developer's own agent may well hold a key this server accepts.
-        return;
-    }
+    let j = job(child_target(), &["true"], &dir.path().join("known_hosts"));
     let (record, _) = run(&j, &SessionContext::new());
     assert_outcome(&record, Outcome::AuthFailed);
     assert!(record.message.contains("ssh-agent"), "{}", record.message);
