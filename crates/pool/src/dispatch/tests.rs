@@ -697,6 +697,52 @@ fn a_failure_limit_reached_with_nothing_left_to_start_stops_nothing() {
     assert_eq!(ran.stats().finished, 2);
 }
 
+#[test]
+fn a_canary_cut_short_by_ctrl_c_neither_passes_nor_stops_the_sweep() {
+    for mode in MODES {
+        let fake = Fake::new(mode);
+        // Canary 0 is ok; canary 1 hangs and is cancelled when the cancel grace runs out.
+        fake.script(0, 1, finishes_after(10, Outcome::Ok))
+            .script(1, 1, hangs_in_auth());
+        fake.cancel_at(50, CancelLevel::Graceful);
+        let mut config = config(4);
+        config.cancel_grace = ms(100);
+        config.controls.canary = Some(Canary::First(2));
+        let ran = fake.run(config, jobs(5, 60_000));
+
+        // A cancelled canary is no verdict: the sweep was interrupted, not stopped, and the
+        // held devices are simply not started (a resume runs the canary again).
+        assert_eq!(ran.record(1).outcome, Outcome::Cancelled, "{mode:?}");
+        assert!(control_events(&ran).is_empty(), "{mode:?}");
+        assert_eq!(ran.stats().stopped, None);
+        assert_eq!(ran.stats().not_started, [2, 3, 4]);
+    }
+}
+
+#[test]
+fn a_percent_failure_limit_counts_the_whole_sweep_and_starts_are_still_paced() {
+    let fake = Fake::new(Mode::Threads);
+    for job in [1, 3] {
+        fake.script(job, 1, finishes_after(1, Outcome::AuthFailed));
+    }
+    let mut config = config(2);
+    // 10 % of 20 devices is 2 failures; one start every 50 ms.
+    config.controls.max_failures = Some(FailureLimit::Percent(10.0));
+    config.controls.connect_rate = Some(ConnectRate::new(20.0).unwrap());
+    let ran = fake.run(config, jobs(20, 1000));
+
+    let reason = StopReason::TooManyFailures {
+        failed: 2,
+        limit: 2,
+    };
+    // Jobs end at once (the fake's default is ok at 1 ms): 0 at 0, 1 at 50 (fails at 51),
+    // 2 at 100, 3 at 150 (fails at 151: the limit), nothing after.
+    let expected: Vec<(Duration, JobId, u32)> = (0..4).map(|j| (ms(50 * j), j, 1)).collect();
+    assert_eq!(all_starts(&ran), expected);
+    assert_eq!(control_events(&ran), [(ms(151), format!("{reason:?}"))]);
+    assert_eq!(ran.stats().not_started, (4..20).collect::<Vec<_>>());
+}
+
 // ---- every interleaving: exactly one final record per started device ----
 
 /// How one attempt ends, in the property's terms.
