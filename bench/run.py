@@ -259,11 +259,12 @@ def entries(inventory: Path) -> list[tuple[str, str]]:
 def netsweep(inventory: Path, pool: str, workers: int, workdir: Path, *,
              journal: Path | None = None, deadline: str | None = None,
              keep_output: bool = False, sample_workers: bool = False,
-             extra: tuple[str, ...] = ()) -> dict:
-    """One `netsweep run`; returns its --stats figures plus our own wall clock."""
+             extra: tuple[str, ...] = (), binary: Path | None = None) -> dict:
+    """One `netsweep run` (of `binary`, default the one built here); returns its --stats
+    figures plus our own wall clock."""
     stats = workdir / "stats.json"
     stats.unlink(missing_ok=True)
-    args = [str(NETSWEEP), "run", "-i", str(inventory), "-c", COMMAND, "--pool", pool,
+    args = [str(binary or NETSWEEP), "run", "-i", str(inventory), "-c", COMMAND, "--pool", pool,
             "-w", str(workers), "--format", "jsonl", "--no-progress",
             "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats)]
     args += ["--journal", str(journal)] if journal else ["--no-journal"]
@@ -783,7 +784,8 @@ def bench_python(opts, work: Path) -> dict:
 
 
 def bench_pacing(opts, work: Path) -> dict:
-    """`--connect-rate 50` as the simulator sees it: new sessions per one-second window."""
+    """`--connect-rate 50` as the simulator sees it: new sessions per one-second window; and
+    what the sweep controls cost when they do not hold anything back."""
     n, w, rate = (200 if opts.quick else 1000), 32, 50
     rows, figures = [], {}
     for pool in ("processes", "threads"):
@@ -816,9 +818,47 @@ def bench_pacing(opts, work: Path) -> dict:
                  "session; the first and the last, partial, are left out)",
                  ["pool", "workers", "devices", "sessions", "windows", "min/s", "mean/s",
                   "max/s", "wall s", f"every window {rate} ± 10 %"], rows)
+    overhead = pacing_overhead(opts, work)
+    text += "\n" + overhead.pop("table")
     return {"devices": n, "workers": w, "connect_rate": rate, **figures,
-            "goal": f"every window within {rate} ± 10 %",
+            "overhead": overhead, "goal": f"every window within {rate} ± 10 %",
             "met": all(f["met"] for f in figures.values()), "table": text}
+
+
+# Every control set, none of them ever holding a device back: the dispatcher's work for them
+# (the rate gate, the group queue, counting failures) without their effect.
+NON_BINDING = ("--connect-rate", "1000000", "--max-per-group", "1000000",
+               "--max-failures", "100%")
+
+
+def pacing_overhead(opts, work: Path) -> dict:
+    """Instant devices swept with no control set, and with every control set but never
+    binding, alternating runs; with NETSWEEP_BASELINE=<path to a netsweep built without the
+    controls> in the environment, that binary too (the same sweep before the change)."""
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 5
+    baseline = os.environ.get("NETSWEEP_BASELINE")
+    variants: dict[str, tuple[Path | None, tuple[str, ...]]] = {
+        "unset": (None, ()), "set, never binding": (None, NON_BINDING)}
+    if baseline:
+        variants["baseline binary, unset"] = (Path(baseline), ())
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
+    with fleet(work, "pacing-cost", n, 72) as (inv, _):
+        warm_up(inv, work)
+        for _ in range(repeat):  # alternate, so every variant sees the same machine state
+            for name, (binary, extra) in variants.items():
+                runs[name].append(netsweep(inv, "threads", w, work, extra=extra,
+                                           binary=binary))
+    rate = {v: median_rate(r) for v, r in runs.items()}
+    rows = [[v, w, n, spread(walls(r)), rate[v], f"{rate[v] / rate['unset']:.0%}",
+             failures(r)] for v, r in runs.items()]
+    text = table(f"pacing cost: {n} instant devices, --pool threads -w {w}, alternating runs "
+                 f"({repeat} each); set = {' '.join(NON_BINDING)}",
+                 ["controls", "workers", "devices", "wall s median (min … max)", "devices/s",
+                  "vs unset", "failed"], rows)
+    return {"devices": n, "workers": w, "runs": runs, "rate": rate, "table": text}
+
+
 
 
 BENCHMARKS = {
