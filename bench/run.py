@@ -4,8 +4,8 @@
     python3 bench/run.py <benchmark>... [--quick] [--repeat N] [--no-build]
     python3 bench/run.py all
 
-Benchmarks: sweep, pools, hang, journal, latency, throughput, scaling, python, memory, pacing,
-all.
+Benchmarks: sweep, config, pools, hang, journal, latency, throughput, scaling, python, memory,
+pacing, all.
 See bench/README.md for what each one measures and what it does not.
 
 Every fleet is served by `netsweep-sim` on loopback addresses only (127.x.y.z), bounded in size,
@@ -259,18 +259,19 @@ def entries(inventory: Path) -> list[tuple[str, str]]:
 def netsweep(inventory: Path, pool: str, workers: int, workdir: Path, *,
              journal: Path | None = None, deadline: str | None = None,
              keep_output: bool = False, sample_workers: bool = False,
-             extra: tuple[str, ...] = (), binary: Path | None = None) -> dict:
-    """One `netsweep run` (of `binary`, default the one built here); returns its --stats
-    figures plus our own wall clock."""
+             command: str | None = COMMAND, extra: tuple[str, ...] = (),
+             binary: Path | None = None) -> dict:
+    """One `netsweep run` of `binary` (default the one built here), with `-c command` if
+    given, then the `extra` arguments; returns its --stats figures plus our own wall clock."""
     stats = workdir / "stats.json"
     stats.unlink(missing_ok=True)
-    args = [str(binary or NETSWEEP), "run", "-i", str(inventory), "-c", COMMAND, "--pool", pool,
+    what = ["-c", command] if command else []
+    args = [str(binary or NETSWEEP), "run", "-i", str(inventory), *what, "--pool", pool,
             "-w", str(workers), "--format", "jsonl", "--no-progress",
-            "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats)]
+            "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats), *extra]
     args += ["--journal", str(journal)] if journal else ["--no-journal"]
     if deadline:
         args += ["--deadline", deadline]
-    args += extra
     output = workdir / "records.jsonl"
     errors = workdir / "netsweep.stderr"
     started = time.perf_counter()
@@ -859,10 +860,87 @@ def pacing_overhead(opts, work: Path) -> dict:
     return {"devices": n, "workers": w, "runs": runs, "rate": rate, "table": text}
 
 
+CONFIG_LINES = ["ntp server 10.0.0.1", "ntp server 10.0.0.2", "logging host 10.0.0.3",
+                "snmp-server location {{ name }}", "snmp-server contact noc"]
+SHOW_COMMANDS = ["show clock", "show version", "show ip interface brief", "show inventory",
+                 "show privilege"]
+
+
+def bench_config(opts, work: Path) -> dict:
+    """A 5-line configuration change vs 5 `show` commands on the same fleet, and --diff's cost
+    (two reads of a 4 KiB running configuration per device)."""
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 3
+    config = [a for line in CONFIG_LINES for a in ("--config-line", line)]
+    variants = [
+        ("5 show commands", [a for c in SHOW_COMMANDS for a in ("-c", c)]),
+        ("5-line change", config),
+        ("5-line change + --diff", config + ["--diff"]),
+    ]
+    rows, figures = [], {}
+    with fleet(work, "config", n, 71) as (inv, _):
+        warm_up(inv, work)
+        for label, what in variants:
+            runs = repeated(repeat, lambda: netsweep(inv, "processes", w, work, command=None,
+                                                     extra=tuple(what)))
+            figures[label] = runs
+            rows.append([label, n, spread(walls(runs)), median_rate(runs), failures(runs)])
+    text = table(f"config: {n} instant simulated IOS devices, --pool processes -w {w} "
+                 f"({repeat} runs; the change accumulates lines on the simulator)",
+                 ["what", "devices", "wall s median (min … max)", "devices/s", "failed"], rows)
+    return {"devices": n, "workers": w, "runs": figures, "table": text}
+
+
+def parse_templates() -> Path:
+    """ntc-templates for `parse`: the shared copy beside the project, else the data directory
+    `netsweep templates fetch` fills."""
+    shared = ROOT.parent / "shared" / "ntc-fixtures" / "templates"
+    if (shared / "index").exists():
+        return shared
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    fetched = data / "netsweep" / "ntc-templates"
+    if not (fetched / "index").exists():
+        raise RuntimeError("no ntc-templates: run `netsweep templates fetch` first")
+    return fetched
+
+
+def bench_parse(opts, work: Path) -> dict:
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 3
+    templates = parse_templates()
+    parse = ("--parse", "--templates", str(templates))
+    runs: dict[tuple[str, bool], list[dict]] = {}
+    with fleet(work, "parse", n, 69) as (inv, _):
+        warm_up(inv, work)
+        for _ in range(repeat):  # alternate, so every variant sees the same machine state
+            for pool in ("threads", "processes"):
+                for parsed in (False, True):
+                    runs.setdefault((pool, parsed), []).append(netsweep(
+                        inv, pool, w, work, command="show version",
+                        extra=parse if parsed else ()))
+    rate = {k: median_rate(r) for k, r in runs.items()}
+    rows, goals = [], {}
+    for pool in ("threads", "processes"):
+        cost = 1 - rate[(pool, True)] / rate[(pool, False)]
+        goals[pool] = cost <= 0.10
+        for parsed in (False, True):
+            r = runs[(pool, parsed)]
+            rows.append([pool, "--parse" if parsed else "raw", w, n, spread(walls(r)),
+                         rate[(pool, parsed)], failures(r),
+                         f"{cost:.1%}" if parsed else "", verdict(goals[pool]) if parsed else ""])
+    text = table(f"parse: {n} instant devices, `show version`, -w {w}, with and without --parse "
+                 f"(ntc-templates from {templates}), alternating runs ({repeat} each)",
+                 ["pool", "output", "workers", "devices", "wall s median (min … max)",
+                  "devices/s", "failed", "throughput cost", "goal <= 10 %"], rows)
+    return {"devices": n, "workers": w, "templates": str(templates),
+            "runs": {f"{p}/{'parse' if k else 'raw'}": r for (p, k), r in runs.items()},
+            "rate_median": {f"{p}/{'parse' if k else 'raw'}": v for (p, k), v in rate.items()},
+            "goals": {f"{p}_cost<=10%": g for p, g in goals.items()}, "table": text}
 
 
 BENCHMARKS = {
     "sweep": bench_sweep,
+    "config": bench_config,
     "pools": bench_pools,
     "hang": bench_hang,
     "journal": bench_journal,
@@ -872,6 +950,7 @@ BENCHMARKS = {
     "scaling": bench_scaling,
     "python": bench_python,
     "pacing": bench_pacing,
+    "parse": bench_parse,
 }
 
 

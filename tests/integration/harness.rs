@@ -71,6 +71,7 @@ impl TestFleet {
                     host_key_policy: HostKeyPolicy::AcceptNew,
                     known_hosts: Some(self.known_hosts.clone()),
                     parse: None,
+                    change: None,
                 }
             })
             .collect()

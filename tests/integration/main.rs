@@ -5,6 +5,7 @@
 
 mod compare;
 mod completions;
+mod config_change;
 mod deploy;
 mod harness;
 mod pacing;
@@ -15,4 +16,5 @@ mod run_parse;
 mod shards;
 mod supervision;
 mod sweep;
+mod templates_fetch;
 mod test_script;

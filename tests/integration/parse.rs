@@ -9,13 +9,13 @@ use crate::harness::{Finished, bin, run_with_limit, write_file};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-const SHOW_VERSION: &str = "\
+pub(crate) const SHOW_VERSION: &str = "\
 Cisco IOS Software, C2960 Software (C2960-LANBASEK9-M), Version 15.0(2)SE11, RELEASE SOFTWARE (fc3)
 core-1 uptime is 1 week, 2 days
 System serial number            : FOC1234X0AB
 ";
 
-fn templates(dir: &Path) {
+pub(crate) fn templates(dir: &Path) {
     write_file(
         dir,
         "index",
@@ -30,7 +30,7 @@ fn templates(dir: &Path) {
 
 /// `netsweep` with a clean environment for template discovery: no NET_TEXTFSM, a HOME and
 /// data directory with nothing in them, and no python3 to ask.
-fn netsweep(home: &Path, args: &[&str]) -> Command {
+pub(crate) fn netsweep(home: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin("netsweep"));
     cmd.args(args)
         .env_remove("NET_TEXTFSM")

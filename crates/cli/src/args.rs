@@ -110,6 +110,49 @@ pub struct ParseArgs {
 pub enum TemplatesCommand {
     /// List the platforms, commands and templates of the index in use.
     List(TemplatesListArgs),
+    /// Download an ntc-templates release from a Python package index (PyPI by default),
+    /// check its sha256 against the index's, and unpack only its templates into netsweep's
+    /// data directory, where `--parse` then finds them.
+    #[command(after_help = TEMPLATES_FETCH_AFTER_HELP)]
+    Fetch(TemplatesFetchArgs),
+}
+
+const TEMPLATES_FETCH_AFTER_HELP: &str = "\
+Examples:
+  netsweep templates fetch                 the pinned release (the one netsweep is tested with)
+  netsweep templates fetch 9.2.0           another release
+  netsweep templates fetch --index-url https://pypi.internal/simple
+  netsweep templates fetch --archive ntc_templates-9.3.0.tar.gz   offline, from a copy
+
+Offline: on a machine with internet, `pip download --no-deps --no-binary :all: \
+ntc-templates==9.3.0` (or `netsweep templates fetch` then copy the data directory), carry the
+.tar.gz over, and unpack it with --archive. The pinned release's digest is built in, so its
+archive is checked even offline.";
+
+/// `netsweep templates fetch` flags.
+#[derive(Debug, Args)]
+pub struct TemplatesFetchArgs {
+    /// The ntc-templates release to fetch. [default: the release netsweep is tested with]
+    #[arg(id = "release", value_name = "VERSION")]
+    pub version: Option<String>,
+
+    /// A Python package index speaking the simple API (PEP 503/691), as pip's --index-url.
+    /// [default: $PIP_INDEX_URL, else https://pypi.org/simple]
+    #[arg(long, value_name = "URL", conflicts_with = "archive")]
+    pub index_url: Option<String>,
+
+    /// Unpack this already-downloaded sdist (`ntc_templates-VERSION.tar.gz`) instead of
+    /// downloading; checked against the built-in digest when it is the pinned release.
+    #[arg(long, value_name = "FILE")]
+    pub archive: Option<PathBuf>,
+
+    /// The archive's expected sha256, for an --archive of a release other than the pinned one.
+    #[arg(long, value_name = "HEX", requires = "archive")]
+    pub sha256: Option<String>,
+
+    /// Where to unpack. [default: netsweep's data directory, $XDG_DATA_HOME/netsweep/ntc-templates]
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
 }
 
 /// `netsweep templates list` flags.
@@ -281,9 +324,13 @@ pub struct RunArgs {
         short = 'c',
         long = "command",
         value_name = "CMD",
-        required_unless_present = "resume"
+        required_unless_present_any = ["resume", "config", "config_lines"]
     )]
     pub commands: Vec<String>,
+
+    /// The configuration change (`--config` and the flags that go with it).
+    #[command(flatten)]
+    pub change: crate::change::ChangeArgs,
 
     /// Only these devices or groups (names or globs, e.g. `routers`, `core-*`); repeatable,
     /// or comma-separated.
@@ -645,6 +692,11 @@ pub struct ReportArgs {
     /// Your own template for one command: `"show foo=foo.textfsm"`. Repeatable.
     #[arg(long, value_name = "CMD=FILE", requires = "parse")]
     pub template: Vec<String>,
+
+    /// Print the configuration diffs a `run --config --diff` kept, one per device, and
+    /// nothing else (devices without a diff are left out).
+    #[arg(long, conflicts_with_all = ["parse", "merge"])]
+    pub diff: bool,
 }
 
 /// `netsweep completions` flags.

@@ -7,6 +7,7 @@
 #![allow(clippy::print_stderr)]
 
 pub mod args;
+mod change;
 mod chart;
 mod compare;
 mod display;
@@ -95,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Merge(a) => merge::merge(a),
         Command::Parse(a) => templates::parse(a),
         Command::Templates(args::TemplatesCommand::List(a)) => templates::list(a),
+        Command::Templates(args::TemplatesCommand::Fetch(a)) => templates::fetch::fetch(a),
         Command::Completions(a) => manual::completions(a),
         Command::Man(a) => manual::man(a),
     };

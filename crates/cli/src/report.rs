@@ -25,6 +25,17 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitStatus> {
         );
     }
     let mut records = journal.final_records();
+    if args.diff {
+        let mut out = Stdout::new();
+        for r in &records {
+            if let Some(diff) = r.change.as_ref().and_then(|c| c.diff.as_deref()) {
+                writeln!(out, "=== {} ({})", r.device, r.outcome)?;
+                out.write_all(diff.as_bytes())?;
+            }
+        }
+        out.flush()?;
+        return Ok(ExitStatus::Ok);
+    }
     let reparsed: Vec<netsweep_protocol::DeviceRecord>;
     if args.parse {
         let mut commands: Vec<String> = Vec::new();

@@ -48,9 +48,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     } else {
         None
     };
+    // A change's template is compiled before anything else can fail half way.
+    let change_plan = crate::change::ChangePlan::load(&args.change)?;
     let inventory = load_inventory(&args.inventory)?;
     let selected = inventory.select(&args.limit)?;
     check_canary_group(args, &selected)?;
+    if let Some(plan) = change_plan.as_ref().filter(|_| args.change.dry_run) {
+        return Ok(dry_run(plan, &selected));
+    }
 
     // The journal first: a sweep that cannot record its results must not start.
     let mut summary = SummaryAccumulator::new();
@@ -67,7 +72,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
         )?),
         None => None,
     };
-    let jobs = build_jobs(
+    let mut jobs = build_jobs(
         &selected,
         &commands,
         args,
@@ -79,6 +84,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     {
         // A resume after the canary group was swept: the canary has done its work.
         eprintln!("canary group {group}: every device of it is already swept; no canary");
+    }
+    // Devices whose change cannot be rendered end here, uncontacted; the rest go on.
+    let mut unrendered = Vec::new();
+    if let Some(plan) = &change_plan {
+        jobs.retain_mut(|job| match plan.render(&job.target) {
+            Ok(change) => {
+                job.change = Some(change);
+                true
+            }
+            Err(e) => {
+                unrendered.push((job.id, crate::change::render_failure(&job.target, e)));
+                false
+            }
+        });
     }
 
     // The simulator stays up for the whole run and stops when `_fleet` drops.
@@ -98,7 +117,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let cancel = Cancel::new();
     let _signals = signals::install(&cancel)?;
 
-    let ids: Vec<u64> = jobs.iter().map(|j| j.id).collect();
+    let mut ids: Vec<u64> = jobs.iter().map(|j| j.id).collect();
+    ids.extend(unrendered.iter().map(|(id, _)| *id));
+    ids.sort_unstable();
     let mut display = Display::new(
         &DisplayOptions {
             format: args.format,
@@ -118,9 +139,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let mut journal_error = None;
     let mut cancelled = 0usize;
     let mut canary_passed = false;
-    let total = jobs.len();
-    let stats = executor.run(jobs, &cancel, &mut |event| match event {
-        PoolEvent::Finished { job, record } => {
+    let mut finished =
+        |display: &mut Display, job: u64, record: Box<netsweep_protocol::DeviceRecord>| {
             // A cancelled device has no result: leaving it out of the journal is what makes
             // a resume sweep it.
             if record.outcome != Outcome::Cancelled {
@@ -141,7 +161,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
                 cancelled += 1;
             }
             display.finished(job, record);
-        }
+        };
+    for (id, record) in unrendered {
+        finished(&mut display, id, Box::new(record));
+    }
+    let total = jobs.len();
+    let stats = executor.run(jobs, &cancel, &mut |event| match event {
+        PoolEvent::Finished { job, record } => finished(&mut display, job, record),
         PoolEvent::CanaryPassed { devices } => {
             canary_passed = true;
             display.note(&format!(
@@ -293,6 +319,7 @@ fn open_journal<'i>(
             "command_timeout_ms": args.command_timeout.as_millis() as u64,
             "deadline_ms": args.deadline.as_millis() as u64,
             "limit": args.limit,
+            "change": args.change.header_value(),
         }),
     );
     if let Some(id) = run_id {
@@ -342,6 +369,15 @@ fn resume_journal<'i>(
         Some(shard) => shard.select(selected, |d| d.name()),
         None => selected,
     };
+    let recorded_change = index.header.pool.get("change").filter(|c| !c.is_null());
+    if let Some(change) = recorded_change
+        && !args.change.requested()
+    {
+        bail!(
+            "{} recorded a configuration change ({change}); give the same --config/--config-line flags to resume it",
+            path.display()
+        );
+    }
     let commands = if args.commands.is_empty() {
         index.header.commands.clone()
     } else {
@@ -380,6 +416,27 @@ fn resume_journal<'i>(
         remaining.len()
     );
     Ok((Some(writer), commands, remaining))
+}
+
+/// `--dry-run`: every selected device's rendered lines on stdout; nothing is contacted.
+fn dry_run(plan: &crate::change::ChangePlan, selected: &[&InventoryDevice]) -> ExitStatus {
+    let mut stdout = std::io::stdout().lock();
+    let mut failed = 0usize;
+    for device in selected {
+        let rendered = plan.render(&device.target);
+        failed += usize::from(rendered.is_err());
+        let _ = stdout.write_all(crate::change::dry_run_text(&device.target, &rendered).as_bytes());
+    }
+    let _ = stdout.flush();
+    eprintln!(
+        "dry run: {} devices rendered, {failed} could not be; nothing was contacted",
+        selected.len() - failed
+    );
+    if failed == 0 {
+        ExitStatus::Ok
+    } else {
+        ExitStatus::SomeFailed
+    }
 }
 
 /// A journal path, or `latest` for the newest journal in the runs directory.
@@ -425,6 +482,7 @@ fn build_jobs(
                 platform: crate::templates::ntc_platform(&d.target.platform),
                 own_templates: plan.own.clone(),
             }),
+            change: None,
         })
         .collect()
 }

@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use netsweep_textfsm::{CliTable, Error as TextfsmError, Table, Template};
 
+pub(crate) mod fetch;
+
 use crate::ExitStatus;
 use crate::args::{ParseArgs, TemplatesListArgs};
 use crate::display::Stdout;
@@ -22,7 +24,7 @@ use crate::rows::{Rows, RowsFormat};
 /// The environment variable netmiko reads for its template directory.
 pub(crate) const NET_TEXTFSM: &str = "NET_TEXTFSM";
 
-/// netsweep's own template directory, under its data directory (where a future
+/// netsweep's own template directory, under its data directory (where
 /// `netsweep templates fetch` unpacks ntc-templates).
 pub(crate) fn data_templates_dir() -> Option<PathBuf> {
     crate::run::data_dir().map(|d| d.join("ntc-templates"))
@@ -72,7 +74,7 @@ pub(crate) fn find_templates(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
         looked.push(dir.display().to_string());
     }
     bail!(
-        "no ntc-templates found; looked in:\n  {}\ninstall them with `pip install ntc-templates`, or point --templates or {NET_TEXTFSM} at a directory with an index",
+        "no ntc-templates found; looked in:\n  {}\nget them with `netsweep templates fetch` (or `pip install ntc-templates`), or point --templates or {NET_TEXTFSM} at a directory with an index",
         looked.join("\n  ")
     )
 }

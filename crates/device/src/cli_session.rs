@@ -20,6 +20,9 @@ use crate::{MAX_OUTPUT_BYTES, ms_since};
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// A question a command may ask (a test on the output's last line) and the answer to type.
+type Question<'q> = Option<(&'q dyn Fn(&str) -> bool, &'q str)>;
+
 /// A device's CLI with a learned prompt, over the stream `S`.
 pub(crate) struct CliSession<'d, S: CliStream> {
     stream: S,
@@ -258,7 +261,27 @@ impl<'d, S: CliStream> CliSession<'d, S> {
         self.run(command, Stage::Command)
     }
 
+    /// Runs one command that may ask a question (`[Y/N]`): each time the last line of its
+    /// output satisfies `asks`, `answer` is typed.
+    pub(crate) fn send_answering(
+        &mut self,
+        command: &str,
+        asks: &dyn Fn(&str) -> bool,
+        answer: &str,
+    ) -> Result<CommandOutput, CommandFailure> {
+        self.run_answering(command, Stage::Command, Some((asks, answer)))
+    }
+
     fn run(&mut self, command: &str, stage: Stage) -> Result<CommandOutput, CommandFailure> {
+        self.run_answering(command, stage, None)
+    }
+
+    fn run_answering(
+        &mut self,
+        command: &str,
+        stage: Stage,
+        question: Question<'_>,
+    ) -> Result<CommandOutput, CommandFailure> {
         let started = Instant::now();
         let deadline = self.overall.within(self.timeout);
         let after_echo = self.send_line(command, &deadline, stage)?;
@@ -266,7 +289,7 @@ impl<'d, S: CliStream> CliSession<'d, S> {
         collector.push(&after_echo);
 
         // Phase 2: output until the prompt, answering the pager if paging is still on.
-        match self.read_output(&mut collector, &deadline, stage) {
+        match self.read_output(&mut collector, &deadline, stage, question) {
             Ok(()) => {
                 let (body, truncated) = collector.into_body();
                 Ok(text::command_output(
@@ -344,9 +367,12 @@ impl<'d, S: CliStream> CliSession<'d, S> {
         collector: &mut Collector,
         deadline: &Deadline,
         stage: Stage,
+        question: Question<'_>,
     ) -> Result<(), SessionError> {
         // The echo's read may already have brought the whole output.
         let mut fresh = false;
+        // A question is answered once per time it appears: the answer's echo follows it.
+        let mut answered_at: Option<usize> = None;
         loop {
             if fresh {
                 let n = self.stream.read_some(&mut self.buf, deadline, stage)?;
@@ -370,6 +396,15 @@ impl<'d, S: CliStream> CliSession<'d, S> {
             {
                 collector.drop_last(last_len);
                 self.stream.write_all(b" ", deadline, stage)?;
+            }
+            if let Some((asks, answer)) = question
+                && asks(&last)
+                && answered_at != Some(collector.tail().len())
+            {
+                answered_at = Some(collector.tail().len());
+                let mut bytes = answer.as_bytes().to_vec();
+                bytes.push(b'\n');
+                self.stream.write_all(&bytes, deadline, stage)?;
             }
         }
     }

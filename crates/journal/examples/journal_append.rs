@@ -43,6 +43,7 @@ fn main() {
         worker: "w0".into(),
         attempt: 1,
         previous_attempts: vec![],
+        change: None,
     };
     let started = Instant::now();
     let syncs = {

@@ -69,6 +69,12 @@ impl OutputDir {
                 written.push(path);
             }
         }
+        // `--diff`: the running configuration's change, beside the outputs.
+        if let Some(diff) = record.change.as_ref().and_then(|c| c.diff.as_deref()) {
+            let path = dir.join("config.diff");
+            write_whole(&path, diff.as_bytes())?;
+            written.push(path);
+        }
         Ok(written)
     }
 }

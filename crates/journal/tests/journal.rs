@@ -46,6 +46,7 @@ fn record(device: &str, outcome: Outcome) -> DeviceRecord {
         worker: "w0".into(),
         attempt: 1,
         previous_attempts: vec![],
+        change: None,
     }
 }
 

@@ -45,6 +45,7 @@ fn record(i: usize, output: &str) -> DeviceRecord {
         worker: "w0".into(),
         attempt: 1,
         previous_attempts: vec![],
+        change: None,
     }
 }
 

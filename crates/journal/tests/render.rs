@@ -42,6 +42,7 @@ fn rec(
         worker: "w1".into(),
         attempt: 1,
         previous_attempts: vec![],
+        change: None,
     }
 }
 

@@ -139,6 +139,9 @@ pub struct Job {
     /// Parse each output into rows where it is (`--parse`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse: Option<ParseSpec>,
+    /// A configuration change, rendered for this device (`--config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<crate::ConfigChange>,
 }
 
 /// How the worker parses a job's outputs: with the template ntc-templates' index chooses

@@ -11,12 +11,14 @@
 //! I/O beyond reading and writing frames on a byte stream it is handed, and it knows nothing of
 //! SSH, YAML, threads or processes.
 
+pub mod change;
 mod error_chain;
 pub mod frame;
 pub mod job;
 pub mod outcome;
 pub mod parsed;
 
+pub use change::{ChangeReport, ConfigChange, RejectedLine};
 pub use error_chain::error_chain;
 pub use frame::{CoordinatorMessage, FrameError, WorkerMessage};
 pub use job::{DeviceTarget, HostKeyPolicy, Job, JobId, ParseSpec, Secret, Timeouts, host_port};

@@ -116,6 +116,9 @@ pub enum Outcome {
     },
     /// The sweep was interrupted before the device finished.
     Cancelled,
+    /// A configuration change failed: the device refused a line (or its template could not
+    /// be rendered); `change` in the record names the line and the answer.
+    ConfigError,
 }
 
 /// The class names of [`Outcome`], one list for [`Outcome::class`] and [`Outcome::CLASSES`]:
@@ -149,6 +152,7 @@ outcome_classes! {
     ProtocolError => "protocol_error",
     WorkerCrashed => "worker_crashed",
     Cancelled => "cancelled",
+    ConfigError => "config_error",
 }
 
 impl Outcome {
@@ -320,6 +324,9 @@ pub struct DeviceRecord {
     /// Earlier attempts, when the device was retried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous_attempts: Vec<AttemptSummary>,
+    /// A configuration change's account (`--config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<crate::ChangeReport>,
 }
 
 fn one() -> u32 {
@@ -346,6 +353,7 @@ impl DeviceRecord {
             worker: String::new(),
             attempt: 1,
             previous_attempts: Vec::new(),
+            change: None,
         }
     }
 }
@@ -371,6 +379,7 @@ mod tests {
             worker: "w0".into(),
             attempt: 1,
             previous_attempts: vec![],
+            change: None,
         }
     }
 
@@ -405,6 +414,7 @@ mod tests {
                 exit_code: None,
             },
             Outcome::Cancelled,
+            Outcome::ConfigError,
         ] {
             let r = record(outcome);
             let text = serde_json::to_string(&r).unwrap();

@@ -334,18 +334,27 @@ fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         .max(6);
     let _ = writeln!(
         out,
-        "{:<width$}  {:<21}  {:>11}  {:>7}  {:>11}  {:>8}",
-        "device", "address", "connections", "auth_ok", "auth_failed", "commands"
+        "{:<width$}  {:<21}  {:>11}  {:>7}  {:>11}  {:>8}  {:>12}  {:>5}",
+        "device",
+        "address",
+        "connections",
+        "auth_ok",
+        "auth_failed",
+        "commands",
+        "config_lines",
+        "saves"
     );
     for (name, addr, c) in counters {
         let _ = writeln!(
             out,
-            "{name:<width$}  {:<21}  {:>11}  {:>7}  {:>11}  {:>8}",
+            "{name:<width$}  {:<21}  {:>11}  {:>7}  {:>11}  {:>8}  {:>12}  {:>5}",
             addr.to_string(),
             c.connections,
             c.auth_ok,
             c.auth_failed,
-            c.commands
+            c.commands,
+            c.config_lines,
+            c.saves
         );
     }
     let _ = out.flush();

@@ -18,6 +18,7 @@ use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use crate::config_state::DeviceConfig;
 use crate::facts::Facts;
 use crate::session::{Connection, methods};
 use crate::session_log::{SessionLog, SessionSpan};
@@ -41,6 +42,13 @@ pub struct Counters {
     /// Logins with the right credentials failed on purpose by `aaa-flaky` (its AAA server
     /// "timed out"); not in `auth_failed`.
     pub aaa_unavailable: u64,
+    /// Configuration lines that reached the running configuration (applied at once, or
+    /// committed).
+    pub config_lines: u64,
+    /// Commits of a candidate configuration.
+    pub commits: u64,
+    /// Saves of the running configuration.
+    pub saves: u64,
 }
 
 #[derive(Default)]
@@ -62,6 +70,7 @@ impl CounterCells {
             commands: self.commands.load(Ordering::Relaxed),
             method_queries: self.method_queries.load(Ordering::Relaxed),
             aaa_unavailable: self.aaa_unavailable.load(Ordering::Relaxed),
+            ..Counters::default()
         }
     }
 }
@@ -72,6 +81,8 @@ pub(crate) struct Device {
     pub seed: u64,
     pub counters: CounterCells,
     pub facts: Facts,
+    /// The running configuration's changes, shared by every connection.
+    pub configuration: Arc<DeviceConfig>,
     pub authorized: Vec<PublicKey>,
     /// The server config with the device's own host key (`hostkey-change` builds a fresh one
     /// per connection instead).
@@ -205,9 +216,23 @@ impl Fleet {
 
     /// What a device has seen so far.
     pub fn counters(&self, name: &str) -> Option<Counters> {
+        self.by_name.get(name).map(|&i| {
+            let device = &self.devices[i];
+            let config = device.configuration.counts();
+            Counters {
+                config_lines: config.applied,
+                commits: config.commits,
+                saves: config.saves,
+                ..device.counters.snapshot()
+            }
+        })
+    }
+
+    /// The lines configuration changes have added to a device's running configuration.
+    pub fn added_config(&self, name: &str) -> Option<Vec<String>> {
         self.by_name
             .get(name)
-            .map(|&i| self.devices[i].counters.snapshot())
+            .map(|&i| self.devices[i].configuration.added_lines())
     }
 
     /// Every TCP session so far, of every device, in the order they were accepted: when
@@ -282,6 +307,7 @@ impl Device {
         let host_key_line = keys::openssh_public_line(&host_key);
         let config = Arc::new(server_config(&spec, host_key));
         Ok(Device {
+            configuration: Arc::default(),
             facts: Facts::new(seed, &spec.name, index, spec.behaviour.running_config_bytes),
             spec,
             seed,

@@ -6,7 +6,9 @@
 //! a socket. Every line ending is `\r\n`, as a real PTY sends.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
+use crate::config_state::{Candidate, ConfigStyle, DeviceConfig};
 use crate::facts::{Facts, clock_string};
 
 /// Where the IOS command line is.
@@ -43,6 +45,10 @@ pub(crate) struct IosCli {
     /// Lines per page; 0 turns paging off.
     pub length: usize,
     pub width: usize,
+    /// The device's configuration, shared with its other sessions.
+    config: Arc<DeviceConfig>,
+    style: ConfigStyle,
+    candidate: Candidate,
 }
 
 /// A pattern word: a keyword (matched by unambiguous prefix) or an argument.
@@ -229,8 +235,11 @@ fn resolve<'l>(
 }
 
 impl IosCli {
-    pub(crate) fn new(hostname: &str, privilege15: bool) -> IosCli {
+    pub(crate) fn new(hostname: &str, privilege15: bool, config: Arc<DeviceConfig>) -> IosCli {
         IosCli {
+            config,
+            style: ConfigStyle::of("cisco_ios"),
+            candidate: Candidate::default(),
             hostname: hostname.to_owned(),
             mode: if privilege15 {
                 Mode::Privileged
@@ -323,7 +332,10 @@ impl IosCli {
                 self.width = args.last().and_then(|a| a.parse().ok()).unwrap_or(80);
                 Step::Print(String::new())
             }
-            Cmd::WriteMemory => Step::Print("Building configuration...\r\n[OK]\r\n".into()),
+            Cmd::WriteMemory => {
+                self.config.save();
+                Step::Print("Building configuration...\r\n[OK]\r\n".into())
+            }
             Cmd::Hostname => {
                 if let Some(name) = args.last() {
                     self.hostname = (*name).to_owned();
@@ -331,10 +343,14 @@ impl IosCli {
                 Step::Print(String::new())
             }
             Cmd::Interface => {
+                self.keep(line);
                 self.mode = Mode::ConfigIf;
                 Step::Print(String::new())
             }
-            Cmd::ConfigLine => Step::Print(String::new()),
+            Cmd::ConfigLine => {
+                self.keep(line);
+                Step::Print(String::new())
+            }
             Cmd::Do => {
                 let saved = self.mode;
                 self.mode = Mode::Privileged;
@@ -354,8 +370,25 @@ impl IosCli {
                 "Current privilege level is {}\r\n",
                 if self.mode == Mode::User { 1 } else { 15 }
             )),
-            Cmd::ShowRunning => Step::Show(running_config(&self.hostname, facts)),
+            Cmd::ShowRunning => Step::Show(running_config(
+                &self.hostname,
+                facts,
+                &self.config.added_lines(),
+            )),
         }
+    }
+
+    /// Keeps an accepted configuration line in the device's state, indented under its
+    /// interface as `show running-config` shows it.
+    fn keep(&mut self, line: &str) {
+        let line = line.trim();
+        let shown = if self.mode == Mode::ConfigIf && !line.starts_with("interface") {
+            format!(" {line}")
+        } else {
+            line.to_owned()
+        };
+        self.config
+            .take_line(&self.style, &mut self.candidate, &shown);
     }
 
     /// The answer to `Password:` after `enable`.
@@ -471,7 +504,9 @@ fn show_inventory(facts: &Facts) -> String {
 }
 
 /// `show running-config`, padded with access ports to about the device's configured size.
-pub(crate) fn running_config(hostname: &str, facts: &Facts) -> String {
+/// Lines added by configuration changes come before the line configuration, in the order
+/// they were applied.
+pub(crate) fn running_config(hostname: &str, facts: &Facts, added: &[String]) -> String {
     let (a, b) = facts.octets();
     let mut body = String::with_capacity(facts.running_config_bytes + 1024);
     let head = [
@@ -524,6 +559,10 @@ pub(crate) fn running_config(hostname: &str, facts: &Facts) -> String {
         );
         port += 1;
     }
+    for line in added {
+        body.push_str(line);
+        body.push_str("\r\n");
+    }
     body.push_str(tail);
     format!(
         "Building configuration...\r\n\r\nCurrent configuration : {} bytes\r\n{body}",
@@ -550,7 +589,7 @@ mod tests {
 
     #[test]
     fn abbreviations_resolve_like_ios() {
-        let mut cli = IosCli::new("r1", false);
+        let mut cli = IosCli::new("r1", false, Arc::default());
         let f = facts();
         assert_eq!(cli.execute("en", &f), Step::AskEnableSecret);
         assert!(matches!(cli.execute("sh ver", &f), Step::Show(s) if s.contains("uptime is")));
@@ -568,7 +607,7 @@ mod tests {
 
     #[test]
     fn invalid_input_puts_the_caret_under_the_bad_word() {
-        let mut cli = IosCli::new("r1", false);
+        let mut cli = IosCli::new("r1", false, Arc::default());
         let f = facts();
         // "r1>" is 3 columns, "show " 5 more: the caret sits under "running-config".
         match cli.execute("show running-config", &f) {
@@ -588,7 +627,7 @@ mod tests {
     #[test]
     fn running_config_reaches_its_size() {
         let f = Facts::new(7, "r1", 0, 2 * 1024 * 1024);
-        let text = running_config("r1", &f);
+        let text = running_config("r1", &f, &[]);
         assert!(text.len() >= 2 * 1024 * 1024, "{}", text.len());
         assert!(text.ends_with("end\r\n"));
         assert!(!text.replace("\r\n", "").contains('\n'));

@@ -11,6 +11,7 @@
 //! It never prints; the `netsweep-sim` binary's [`cli`] is the one place that does.
 
 pub mod cli;
+mod config_state;
 mod facts;
 mod fleet;
 mod inventory;

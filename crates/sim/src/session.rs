@@ -623,7 +623,7 @@ async fn ios_shell(mut t: Terminal) {
 async fn ios_conversation(t: &mut Terminal) -> Result<(), Gone> {
     let spec = t.device.spec.clone();
     let privilege15 = spec.behaviour.privilege15 && !spec.behaviour.has(Fault::EnableFail);
-    let mut cli = IosCli::new(&spec.hostname, privilege15);
+    let mut cli = IosCli::new(&spec.hostname, privilege15, t.device.configuration.clone());
     if t.has(Fault::HangAfterAuth) {
         return Err(t.hang().await);
     }
@@ -746,7 +746,11 @@ async fn exec_conversation(t: &mut Terminal, command: &str) -> Result<(), Gone> 
         }
         Platform::CiscoIos => {
             // IOS runs an exec request as one command at the login's privilege level.
-            let mut cli = IosCli::new(&spec.hostname, spec.behaviour.privilege15);
+            let mut cli = IosCli::new(
+                &spec.hostname,
+                spec.behaviour.privilege15,
+                t.device.configuration.clone(),
+            );
             let text = match cli.execute(command, &t.device.facts) {
                 Step::Print(text) | Step::Show(text) => text,
                 Step::AskEnableSecret | Step::Exit => String::new(),

@@ -32,6 +32,7 @@ pub fn job(target: DeviceTarget, commands: &[&str], known_hosts: &Path) -> Job {
         host_key_policy: HostKeyPolicy::AcceptNew,
         known_hosts: Some(known_hosts.to_path_buf()),
         parse: None,
+        change: None,
     }
 }
 

@@ -12,10 +12,10 @@ use netsweep_testkit::{temp_dir, unique_loopback_base};
 
 use crate::{assert_outcome, job, run};
 
-const NAME: &str = "r1";
+pub(crate) const NAME: &str = "r1";
 
 /// One simulated IOS device named `r1` with the given behaviour.
-fn fleet(behaviour: Behaviour) -> (Fleet, DeviceSpec) {
+pub(crate) fn fleet(behaviour: Behaviour) -> (Fleet, DeviceSpec) {
     let mut spec = DeviceSpec::new(NAME, Platform::CiscoIos);
     spec.behaviour = behaviour;
     let fleet = Fleet::start(FleetSpec {
@@ -42,7 +42,7 @@ fn target(fleet: &Fleet, spec: &DeviceSpec) -> DeviceTarget {
 }
 
 /// A job for r1 with a known_hosts file in `dir`.
-fn ios_job(fleet: &Fleet, spec: &DeviceSpec, dir: &Path, commands: &[&str]) -> Job {
+pub(crate) fn ios_job(fleet: &Fleet, spec: &DeviceSpec, dir: &Path, commands: &[&str]) -> Job {
     job(target(fleet, spec), commands, &dir.join("known_hosts"))
 }
 

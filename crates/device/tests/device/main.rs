@@ -2,6 +2,7 @@
 //! simulator for `cisco_ios`. One test binary; each module is one kind of server.
 
 mod cisco_ios;
+mod config;
 mod linux;
 mod sim_linux;
 

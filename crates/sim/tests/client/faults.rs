@@ -245,6 +245,7 @@ fn counters_count_every_connection_login_and_command() {
         commands: 3,
         method_queries: 0,
         aaa_unavailable: 0,
+        ..Default::default()
     };
     assert!(
         eventually(TIMEOUT, || fleet.counters("srv1") == Some(expected)),
