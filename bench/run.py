@@ -5,7 +5,7 @@
     python3 bench/run.py all
 
 Benchmarks: sweep, config, pools, hang, journal, latency, rtt, jump, throughput, scaling, python,
-telnet, parse, memory, all.
+telnet, parse, memory, pacing, all.
 See bench/README.md for what each one measures and what it does not.
 
 Every fleet is served by `netsweep-sim` on loopback addresses only (127.x.y.z), bounded in size,
@@ -160,7 +160,8 @@ class Simulator:
 
     def __init__(self, workdir: Path, label: str, count: int, base_addr: str, seed: int,
                  latency: str | None = None, faults: str | None = None,
-                 duration_s: int = 900, transport: str | None = None, rtt: str | None = None):
+                 duration_s: int = 900, transport: str | None = None, rtt: str | None = None,
+                 session_log: Path | None = None):
         self.inventory = workdir / f"{label}.yaml"
         self.expected = workdir / f"{label}.expected.json"
         self.out = workdir / f"{label}.sim.out"
@@ -178,6 +179,8 @@ class Simulator:
             self.args += ["--transport", transport]
         if rtt:
             self.args += ["--rtt", rtt]
+        if session_log:
+            self.args += ["--session-log", str(session_log)]
         self.proc: subprocess.Popen | None = None
         self.ready_line = ""
         self.siblings: list[Simulator] = [self]
@@ -266,13 +269,14 @@ def entries(inventory: Path) -> list[tuple[str, str]]:
 def netsweep(inventory: Path, pool: str, workers: int, workdir: Path, *,
              journal: Path | None = None, deadline: str | None = None,
              keep_output: bool = False, sample_workers: bool = False,
-             command: str | None = COMMAND, extra: tuple[str, ...] = ()) -> dict:
-    """One `netsweep run` (of `-c command` if given, then the `extra` arguments); returns its
-    --stats figures plus our own wall clock."""
+             command: str | None = COMMAND, extra: tuple[str, ...] = (),
+             binary: Path | None = None) -> dict:
+    """One `netsweep run` of `binary` (default the one built here), with `-c command` if
+    given, then the `extra` arguments; returns its --stats figures plus our own wall clock."""
     stats = workdir / "stats.json"
     stats.unlink(missing_ok=True)
     what = ["-c", command] if command else []
-    args = [str(NETSWEEP), "run", "-i", str(inventory), *what, "--pool", pool,
+    args = [str(binary or NETSWEEP), "run", "-i", str(inventory), *what, "--pool", pool,
             "-w", str(workers), "--format", "jsonl", "--no-progress",
             "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats), *extra]
     args += ["--journal", str(journal)] if journal else ["--no-journal"]
@@ -911,6 +915,82 @@ def bench_python(opts, work: Path) -> dict:
             "met": ratio >= 5, "table": text}
 
 
+def bench_pacing(opts, work: Path) -> dict:
+    """`--connect-rate 50` as the simulator sees it: new sessions per one-second window; and
+    what the sweep controls cost when they do not hold anything back."""
+    n, w, rate = (200 if opts.quick else 1000), 32, 50
+    rows, figures = [], {}
+    for pool in ("processes", "threads"):
+        log = work / f"pacing-{pool}.sessions.jsonl"
+        # A fresh fleet per pool, so its session log holds this sweep alone (no warm-up:
+        # host keys are recorded on first use, which the rate does not depend on).
+        with Simulator(work, f"pacing-{pool}", n, "127.71.0.1", 1, session_log=log) as sim:
+            say(f"  {sim.ready_line}")
+            run = netsweep(sim.inventory, pool, w, work,
+                           extra=("--connect-rate", str(rate)))
+        accepted = sorted(json.loads(line)["accepted_ms"] / 1000
+                          for line in log.read_text().splitlines())
+        # Windows of one second from the first session; the first is excluded (the issue's
+        # figure), and so is the last, cut short by the end of the sweep.
+        first = accepted[0]
+        whole = int((accepted[-1] - first) // 1)
+        counts = [0] * (whole + 1)
+        for t in accepted:
+            counts[int((t - first) // 1)] += 1
+        measured = counts[1:whole]
+        low, high = rate * 0.9, rate * 1.1
+        met = bool(measured) and all(low <= c <= high for c in measured)
+        rows.append([pool, w, n, len(accepted), len(measured), min(measured, default=0),
+                     statistics.mean(measured) if measured else 0.0,
+                     max(measured, default=0), run["wall_s"], verdict(met)])
+        figures[pool] = {"run": run, "sessions": len(accepted), "window_counts": counts,
+                         "measured_windows": measured, "met": met}
+    text = table(f"pacing: {n} instant devices, --connect-rate {rate}, -w {w}: new sessions per "
+                 "one-second window as netsweep-sim logged them (windows from the first "
+                 "session; the first and the last, partial, are left out)",
+                 ["pool", "workers", "devices", "sessions", "windows", "min/s", "mean/s",
+                  "max/s", "wall s", f"every window {rate} ± 10 %"], rows)
+    overhead = pacing_overhead(opts, work)
+    text += "\n" + overhead.pop("table")
+    return {"devices": n, "workers": w, "connect_rate": rate, **figures,
+            "overhead": overhead, "goal": f"every window within {rate} ± 10 %",
+            "met": all(f["met"] for f in figures.values()), "table": text}
+
+
+# Every control set, none of them ever holding a device back: the dispatcher's work for them
+# (the rate gate, the group queue, counting failures) without their effect.
+NON_BINDING = ("--connect-rate", "1000000", "--max-per-group", "1000000",
+               "--max-failures", "100%")
+
+
+def pacing_overhead(opts, work: Path) -> dict:
+    """Instant devices swept with no control set, and with every control set but never
+    binding, alternating runs; with NETSWEEP_BASELINE=<path to a netsweep built without the
+    controls> in the environment, that binary too (the same sweep before the change)."""
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 5
+    baseline = os.environ.get("NETSWEEP_BASELINE")
+    variants: dict[str, tuple[Path | None, tuple[str, ...]]] = {
+        "unset": (None, ()), "set, never binding": (None, NON_BINDING)}
+    if baseline:
+        variants["baseline binary, unset"] = (Path(baseline), ())
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
+    with fleet(work, "pacing-cost", n, 72) as (inv, _):
+        warm_up(inv, work)
+        for _ in range(repeat):  # alternate, so every variant sees the same machine state
+            for name, (binary, extra) in variants.items():
+                runs[name].append(netsweep(inv, "threads", w, work, extra=extra,
+                                           binary=binary))
+    rate = {v: median_rate(r) for v, r in runs.items()}
+    rows = [[v, w, n, spread(walls(r)), rate[v], f"{rate[v] / rate['unset']:.0%}",
+             failures(r)] for v, r in runs.items()]
+    text = table(f"pacing cost: {n} instant devices, --pool threads -w {w}, alternating runs "
+                 f"({repeat} each); set = {' '.join(NON_BINDING)}",
+                 ["controls", "workers", "devices", "wall s median (min … max)", "devices/s",
+                  "vs unset", "failed"], rows)
+    return {"devices": n, "workers": w, "runs": runs, "rate": rate, "table": text}
+
+
 CONFIG_LINES = ["ntp server 10.0.0.1", "ntp server 10.0.0.2", "logging host 10.0.0.3",
                 "snmp-server location {{ name }}", "snmp-server contact noc"]
 SHOW_COMMANDS = ["show clock", "show version", "show ip interface brief", "show inventory",
@@ -1053,6 +1133,7 @@ BENCHMARKS = {
     "scaling": bench_scaling,
     "python": bench_python,
     "telnet": bench_telnet,
+    "pacing": bench_pacing,
     "parse": bench_parse,
 }
 

@@ -8,6 +8,7 @@ mod completions;
 mod config_change;
 mod deploy;
 mod harness;
+mod pacing;
 mod parse;
 mod pool_contract;
 mod reach;

@@ -84,6 +84,8 @@ pub(crate) enum SessionError {
     KnownHosts { file: PathBuf, detail: String },
     #[error("the device rejected user {user} (tried {tried})")]
     AuthRejected { user: String, tried: String },
+    #[error("the device could not check the credentials: it said {notice:?}")]
+    AuthUnavailable { notice: String },
     #[error("could not read key file {}", path.display())]
     KeyFile {
         path: PathBuf,
@@ -151,6 +153,7 @@ impl SessionError {
             | SessionError::NoKnownHostsFile { .. }
             | SessionError::KnownHosts { .. } => Stage::HostKey,
             SessionError::AuthRejected { .. }
+            | SessionError::AuthUnavailable { .. }
             | SessionError::KeyFile { .. }
             | SessionError::KeyUnusable { .. }
             | SessionError::NoCredentials { .. }
@@ -192,6 +195,7 @@ impl SessionError {
             | SessionError::KeyUnusable { .. }
             | SessionError::NoCredentials { .. }
             | SessionError::NoPassword { .. } => Outcome::AuthFailed,
+            SessionError::AuthUnavailable { .. } => Outcome::AuthUnavailable,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => {
                 Outcome::EnableFailed
             }
@@ -224,6 +228,11 @@ impl SessionError {
             SessionError::DeviceDeadline { .. } => {
                 "the device is too slow for the deadline; raise --deadline if that is expected"
             }
+            SessionError::Lost {
+                stage: Stage::Auth, ..
+            } => {
+                "devices do so during login when their AAA server (TACACS+/RADIUS) does not answer; --retries retries it"
+            }
             SessionError::Lost { .. } => "the device or something in between dropped the session",
             SessionError::Protocol { .. } => "check the platform (device_type) and the device",
             SessionError::JumpHost { .. } => "check the jump host",
@@ -247,6 +256,9 @@ impl SessionError {
                 "check the known_hosts path and its permissions"
             }
             SessionError::AuthRejected { .. } => "check the username, password or key",
+            SessionError::AuthUnavailable { .. } => {
+                "its AAA server (TACACS+/RADIUS) is down or overloaded; --retries retries it, --connect-rate spares the server"
+            }
             SessionError::KeyFile { .. } => "check the key_file path and its permissions",
             SessionError::KeyUnusable { .. } => {
                 "give the key's passphrase with key_passphrase_env or key_passphrase_file, or check the key"
@@ -315,6 +327,16 @@ mod tests {
         };
         let m = at_prompt.message(Stage::Prompt, Some("x"));
         assert!(!m.contains("while running"), "{m}");
+        let e = SessionError::AuthUnavailable {
+            notice: "% Error in authentication.".into(),
+        };
+        assert_eq!(e.outcome(), Outcome::AuthUnavailable);
+        assert!(e.outcome().is_transient());
+        let m = e.message(Stage::Auth, None);
+        assert!(
+            m.starts_with("auth: the device could not check the credentials: it said \"% Error in authentication.\""),
+            "{m}"
+        );
         let e = SessionError::AuthRejected {
             user: "cisco".into(),
             tried: "password".into(),

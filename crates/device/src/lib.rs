@@ -20,6 +20,7 @@
 //! State shared between sessions of one process (keys read once, known_hosts files read once
 //! and the lock around them) lives in [`SessionContext`].
 
+mod aaa;
 mod cli_session;
 mod cli_stream;
 mod config_change;

@@ -83,6 +83,9 @@ pub enum Outcome {
     CommandError,
     /// The device rejected the credentials.
     AuthFailed,
+    /// The device could not check the credentials: it said its AAA server (TACACS+,
+    /// RADIUS) is unreachable or timed out. Unlike a rejection, this goes away on its own.
+    AuthUnavailable,
     /// Privileged mode was refused (wrong or missing secret).
     EnableFailed,
     /// Nothing answered: connection refused, no route, or the TCP connect timed out.
@@ -141,6 +144,7 @@ outcome_classes! {
     Ok => "ok",
     CommandError => "command_error",
     AuthFailed => "auth_failed",
+    AuthUnavailable => "auth_unavailable",
     EnableFailed => "enable_failed",
     Unreachable => "unreachable",
     TimedOut => "timed_out",
@@ -158,12 +162,14 @@ impl Outcome {
         matches!(self, Outcome::Ok)
     }
 
-    /// Failures that may go away on another try. Authentication and host-key failures never
-    /// do: retrying them only locks accounts and hides attacks.
+    /// Failures that may go away on another try. Rejected credentials and host keys never
+    /// do: retrying them only locks accounts and hides attacks. A device whose AAA server
+    /// did not answer rejected nothing.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
             Outcome::Unreachable
+                | Outcome::AuthUnavailable
                 | Outcome::TimedOut { .. }
                 | Outcome::ConnectionLost { .. }
                 | Outcome::WorkerCrashed { .. }
@@ -397,6 +403,7 @@ mod tests {
             Outcome::Ok,
             Outcome::CommandError,
             Outcome::AuthFailed,
+            Outcome::AuthUnavailable,
             Outcome::EnableFailed,
             Outcome::Unreachable,
             Outcome::TimedOut {
@@ -431,6 +438,7 @@ mod tests {
     #[test]
     fn only_network_failures_are_transient() {
         assert!(Outcome::Unreachable.is_transient());
+        assert!(Outcome::AuthUnavailable.is_transient());
         assert!(!Outcome::AuthFailed.is_transient());
         assert!(!Outcome::HostKeyMismatch.is_transient());
         assert!(!Outcome::Ok.is_transient());

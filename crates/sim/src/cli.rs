@@ -160,6 +160,12 @@ struct Args {
     /// Stop after this long instead of waiting for Ctrl-C or SIGTERM.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     duration: Option<Duration>,
+
+    /// When stopping, write every TCP session the fleet served to FILE, one JSON object a
+    /// line: device, accepted_ms and closed_ms (since the fleet started). Shows how a client
+    /// paced its logins (new sessions per second, sessions open at once).
+    #[arg(long, value_name = "FILE")]
+    session_log: Option<PathBuf>,
 }
 
 /// What else `netsweep-sim` can do besides serving a fleet.
@@ -334,6 +340,9 @@ fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         error: SimError::Runtime(e),
         code: 1,
     })?;
+    if let Some(path) = &args.session_log {
+        write_session_log(path, &fleet)?;
+    }
 
     let counters: Vec<_> = fleet
         .devices()
@@ -380,6 +389,18 @@ fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     }
     let _ = out.flush();
     Ok(())
+}
+
+fn write_session_log(path: &std::path::Path, fleet: &Fleet) -> Result<(), SimError> {
+    let mut text = String::new();
+    for span in fleet.sessions() {
+        text.push_str(&serde_json::to_string(&span).expect("a span serializes"));
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|source| SimError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn ready_line(fleet: &Fleet, args: &Args) -> String {

@@ -41,9 +41,9 @@ pub struct ExpectedDevice {
     /// For `timed_out` and `connection_lost`: the stage (`handshake`, `prompt`, `command`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
-    /// Connections the device drops before it starts working (`flaky:N`): a client needs
-    /// that many retries to reach `outcome`; without them it sees `connection_lost` at the
-    /// handshake.
+    /// Connections the device drops before it starts working (`flaky:N`, then `aaa-flaky:N`):
+    /// a client needs that many retries to reach `outcome`; without them it sees
+    /// `connection_lost` at the handshake (`flaky`) or at auth (`aaa-flaky`, over password).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failing_connections: u32,
     /// Anything a test should know to judge the outcome.
@@ -120,7 +120,7 @@ pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
         failing_connections: if b.has(Fault::Refuse) {
             0
         } else {
-            b.flaky_count()
+            b.flaky_count() + b.aaa_flaky_count()
         },
         note: note.map(str::to_owned),
     }

@@ -19,6 +19,7 @@ mod ios;
 mod keys;
 mod linux;
 mod session;
+mod session_log;
 mod spec;
 mod telnet;
 mod wan;
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 
 pub use fleet::{Counters, Fleet};
 pub use inventory::{Expected, ExpectedDevice, expected_outcome, expected_path};
+pub use session_log::SessionSpan;
 pub use spec::{
     Amount, Behaviour, DEFAULT_PASSWORD, DEFAULT_SECRET, DEFAULT_USERNAME, DeviceSpec, Fault,
     FaultShare, FleetSpec, GenerateOptions, MAX_DEVICES, Platform, Spread, Transport,

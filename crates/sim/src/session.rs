@@ -35,6 +35,8 @@ pub(crate) struct Connection {
     /// under russh's feet the way a crashing device does (FIN, no SSH goodbye).
     socket: Arc<StdTcpStream>,
     channels: HashMap<ChannelId, ChannelState>,
+    /// `aaa-flaky`: the keyboard-interactive login was just shown the AAA error.
+    aaa_error_shown: bool,
 }
 
 #[derive(Default)]
@@ -60,7 +62,23 @@ impl Connection {
             number,
             socket,
             channels: HashMap::new(),
+            aaa_error_shown: false,
         }
+    }
+
+    /// `aaa-flaky:N`: whether this login with the right credentials is one of the first N,
+    /// which the device's "AAA server" fails to answer.
+    fn aaa_times_out(&self) -> bool {
+        let n = u64::from(self.device.spec.behaviour.aaa_flaky_count());
+        n > 0
+            && self
+                .device
+                .counters
+                .aaa_unavailable
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    (v < n).then_some(v + 1)
+                })
+                .is_ok()
     }
 
     fn check(&self, ok: bool) -> Auth {
@@ -130,7 +148,14 @@ impl Handler for Connection {
             return Ok(self.refuse());
         }
         let spec = &self.device.spec;
-        Ok(self.check(user == spec.username && password == spec.password))
+        let ok = user == spec.username && password == spec.password;
+        if ok && !spec.behaviour.has(Fault::Auth) && self.aaa_times_out() {
+            // As IOS does when its TACACS+ server times out on a password login: the
+            // connection is closed, no verdict given.
+            let _ = self.socket.shutdown(Shutdown::Both);
+            return Err(russh::Error::Disconnect);
+        }
+        Ok(self.check(ok))
     }
 
     async fn auth_keyboard_interactive<'a>(
@@ -149,9 +174,25 @@ impl Handler for Connection {
                 prompts: vec![("Password: ".into(), false)].into(),
             });
         };
+        if std::mem::take(&mut self.aaa_error_shown) {
+            // The AAA server is still down for this login: refused, and not counted as a
+            // failed login (no verdict on the credentials was given).
+            return Ok(self.refuse());
+        }
         let answer = response.next();
         let spec = &self.device.spec;
         let ok = user == spec.username && answer.as_deref() == Some(spec.password.as_bytes());
+        if ok && !spec.behaviour.has(Fault::Auth) && self.aaa_times_out() {
+            // IOS's words when every AAA method errored (the TACACS+ server timed out),
+            // shown with the password prompt again; whatever is answered is refused. (With
+            // no prompt, libssh2's clients would never see the words.)
+            self.aaa_error_shown = true;
+            return Ok(Auth::Partial {
+                name: "".into(),
+                instructions: "% Error in authentication.".into(),
+                prompts: vec![("Password: ".into(), false)].into(),
+            });
+        }
         Ok(self.check(ok))
     }
 

@@ -77,6 +77,11 @@ pub enum Fault {
     EnableFail,
     /// The first N connections are dropped right after the TCP accept; later ones work.
     Flaky(u32),
+    /// The first N logins with the right credentials fail as on a device whose TACACS+
+    /// server timed out: a password login has the connection closed, a keyboard-interactive
+    /// one is shown `% Error in authentication.` with the password prompt again, then
+    /// refused. Later logins work.
+    AaaFlaky(u32),
     /// Only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr and hmac-sha1, like old IOS images.
     Legacy,
     /// A new random host key on every connection.
@@ -86,14 +91,14 @@ pub enum Fault {
 }
 
 /// The fault names, one list for [`Fault::NAMES`], `Display` and `FromStr`: the `Display`
-/// `match` it makes is exhaustive, so a new fault without a name does not compile. The one
-/// fault with a parameter, `flaky:N`, is named last.
+/// `match` it makes is exhaustive, so a new fault without a name does not compile. The faults
+/// with a count (`flaky:N`, `aaa-flaky:N`) are named last; alone, a name means a count of 1.
 macro_rules! fault_names {
-    ($($fault:ident => $name:literal),*; $param:ident(N) => $param_name:literal) => {
+    ($($fault:ident => $name:literal),*; $($param:ident(N) => $param_name:literal),+) => {
         impl Fault {
             /// Every fault name, for error messages and `--help`.
-            pub const NAMES: [&'static str; [$($name,)* $param_name].len()] =
-                [$($name,)* concat!($param_name, ":N")];
+            pub const NAMES: [&'static str; [$($name,)* $($param_name),+].len()] =
+                [$($name,)* $(concat!($param_name, ":N")),+];
 
             /// The fault spelled `name`, for the faults without a parameter.
             fn without_parameter(name: &str) -> Option<Fault> {
@@ -108,7 +113,7 @@ macro_rules! fault_names {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self {
                     $(Fault::$fault => f.write_str($name),)*
-                    Fault::$param(n) => write!(f, concat!($param_name, ":{}"), n),
+                    $(Fault::$param(n) => write!(f, concat!($param_name, ":{}"), n),)+
                 }
             }
         }
@@ -123,13 +128,15 @@ macro_rules! fault_names {
                 if let Some(fault) = Fault::without_parameter(s) {
                     return Ok(fault);
                 }
-                if s == $param_name {
-                    return Ok(Fault::$param(1));
-                }
-                match s.strip_prefix(concat!($param_name, ":")) {
-                    Some(n) => Ok(Fault::$param(n.parse().map_err(|_| unknown())?)),
-                    None => Err(unknown()),
-                }
+                $(
+                    if s == $param_name {
+                        return Ok(Fault::$param(1));
+                    }
+                    if let Some(n) = s.strip_prefix(concat!($param_name, ":")) {
+                        return Ok(Fault::$param(n.parse().map_err(|_| unknown())?));
+                    }
+                )+
+                Err(unknown())
             }
         }
     };
@@ -146,7 +153,8 @@ fault_names! {
     Legacy => "legacy",
     HostkeyChange => "hostkey-change",
     Garbage => "garbage";
-    Flaky(N) => "flaky"
+    Flaky(N) => "flaky",
+    AaaFlaky(N) => "aaa-flaky"
 }
 
 impl Fault {
@@ -199,9 +207,21 @@ impl Behaviour {
     /// True if `fault` is among the faults (for `flaky`, any count).
     pub fn has(&self, fault: Fault) -> bool {
         self.faults.iter().any(|f| match (f, fault) {
-            (Fault::Flaky(_), Fault::Flaky(_)) => true,
+            (Fault::Flaky(_), Fault::Flaky(_)) | (Fault::AaaFlaky(_), Fault::AaaFlaky(_)) => true,
             (a, b) => *a == b,
         })
+    }
+
+    /// How many logins an `aaa-flaky:N` fault fails (0 without one).
+    pub fn aaa_flaky_count(&self) -> u32 {
+        self.faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::AaaFlaky(n) => Some(*n),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// How many connections a `flaky:N` fault drops (0 without one).
@@ -677,6 +697,8 @@ mod tests {
             Err(SimError::UnknownFault(_))
         ));
         assert!("flaky:x".parse::<Fault>().is_err());
+        assert!("aaa-flaky:x".parse::<Fault>().is_err());
+        assert_eq!("aaa-flaky".parse::<Fault>().unwrap(), Fault::AaaFlaky(1));
     }
 
     #[test]

@@ -93,17 +93,29 @@ fn agent_login(conn: &Connection, user: &str, deadline: &Deadline) -> Result<(),
     Err(no_credentials(last_rejection))
 }
 
-/// Answers every keyboard-interactive prompt with the password, as IOS asks for it that way.
-struct PasswordAnswerer<'a>(&'a str);
+/// Answers every keyboard-interactive prompt with the password, as IOS asks for it that way,
+/// and notes a device's words that its AAA server did not answer (see `crate::aaa`).
+struct PasswordAnswerer<'a> {
+    password: &'a str,
+    aaa_notice: Option<String>,
+}
 
 impl KeyboardInteractivePrompt for PasswordAnswerer<'_> {
     fn prompt<'b>(
         &mut self,
-        _user: &str,
-        _instructions: &str,
+        name: &str,
+        instructions: &str,
         prompts: &[Prompt<'b>],
     ) -> Vec<String> {
-        prompts.iter().map(|_| self.0.to_string()).collect()
+        let shown = [name, instructions]
+            .into_iter()
+            .chain(prompts.iter().map(|p| &*p.text));
+        for text in shown {
+            if let Some(notice) = crate::aaa::unavailable_notice(text) {
+                self.aaa_notice = Some(notice);
+            }
+        }
+        prompts.iter().map(|_| self.password.to_string()).collect()
     }
 }
 
@@ -280,9 +292,18 @@ fn password_login(
     password: &str,
 ) -> Result<Result<(), ssh2::Error>, SessionError> {
     if method == "keyboard-interactive" {
-        attempt(conn, deadline, |s| {
-            s.userauth_keyboard_interactive(user, &mut PasswordAnswerer(password))
-        })
+        let mut answerer = PasswordAnswerer {
+            password,
+            aaa_notice: None,
+        };
+        let result = attempt(conn, deadline, |s| {
+            s.userauth_keyboard_interactive(user, &mut answerer)
+        })?;
+        // A device that said its AAA server did not answer rejected nothing.
+        match (result, answerer.aaa_notice) {
+            (Err(_), Some(notice)) => Err(SessionError::AuthUnavailable { notice }),
+            (result, _) => Ok(result),
+        }
     } else {
         attempt(conn, deadline, |s| s.userauth_password(user, password))
     }

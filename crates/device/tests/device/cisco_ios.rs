@@ -703,3 +703,64 @@ fn the_device_deadline_ends_a_session_with_its_partial_output() {
     let partial = &record.outputs[0];
     assert!(partial.truncated && partial.output.starts_with("Building configuration..."));
 }
+
+// ---- a device whose AAA server does not answer (`aaa-flaky`) ----
+
+#[test]
+fn an_aaa_timeout_on_a_password_login_is_connection_lost_at_auth_not_auth_failed() {
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::AaaFlaky(1)],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    let record = run(&j, &SessionContext::new()).0;
+    assert_outcome(&record, Outcome::ConnectionLost { stage: Stage::Auth });
+    assert!(record.outcome.is_transient());
+    assert!(record.message.contains("AAA server"), "{}", record.message);
+    // The next login is answered: what a retry gets.
+    assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
+    let counters = fleet.counters(NAME).unwrap();
+    assert_eq!((counters.aaa_unavailable, counters.auth_failed), (1, 0));
+}
+
+#[test]
+fn an_aaa_error_shown_over_keyboard_interactive_is_auth_unavailable() {
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::AaaFlaky(1)],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let kbd_only = Driver {
+        password_methods: &["keyboard-interactive"],
+        ..*ios()
+    };
+    let j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    let record = run_with(&kbd_only, &j);
+    assert_outcome(&record, Outcome::AuthUnavailable);
+    assert!(record.outcome.is_transient());
+    assert!(
+        record.message.contains("\"% Error in authentication.\""),
+        "{}",
+        record.message
+    );
+    assert_outcome(&run_with(&kbd_only, &j), Outcome::Ok);
+    let counters = fleet.counters(NAME).unwrap();
+    assert_eq!((counters.aaa_unavailable, counters.auth_failed), (1, 0));
+}
+
+#[test]
+fn a_wrong_password_on_a_device_with_a_flaky_aaa_server_is_still_auth_failed() {
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::AaaFlaky(1)],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let mut j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    j.target.password = Some(Secret::new("not-the-password"));
+    let record = run(&j, &SessionContext::new()).0;
+    assert_outcome(&record, Outcome::AuthFailed);
+    assert!(!record.outcome.is_transient());
+    let counters = fleet.counters(NAME).unwrap();
+    assert_eq!((counters.aaa_unavailable, counters.auth_failed), (0, 1));
+}

@@ -8,5 +8,6 @@ mod ios;
 mod keys;
 mod linux;
 mod openssh;
+mod session_log;
 mod spec;
 mod telnet;
