@@ -4,7 +4,8 @@
     python3 bench/run.py <benchmark>... [--quick] [--repeat N] [--no-build]
     python3 bench/run.py all
 
-Benchmarks: sweep, config, pools, hang, journal, latency, throughput, scaling, python, memory, all.
+Benchmarks: sweep, config, pools, hang, journal, latency, rtt, jump, throughput, scaling, python,
+telnet, parse, memory, pacing, all.
 See bench/README.md for what each one measures and what it does not.
 
 Every fleet is served by `netsweep-sim` on loopback addresses only (127.x.y.z), bounded in size,
@@ -24,6 +25,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +34,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RELEASE = ROOT / "target" / "release"
+# NETSWEEP_BENCH_BIN_DIR points at other builds (with --no-build), e.g. a debug build for the
+# `rtt` benchmark, where the network delay dwarfs the CPU time.
+RELEASE = Path(os.environ.get("NETSWEEP_BENCH_BIN_DIR", ROOT / "target" / "release"))
 RESULTS = ROOT / "bench" / "results"
 VENV = RESULTS / "venv-netmiko"
 NETMIKO_SCRIPT = ROOT / "bench" / "netmiko_sweep.py"
@@ -156,7 +160,8 @@ class Simulator:
 
     def __init__(self, workdir: Path, label: str, count: int, base_addr: str, seed: int,
                  latency: str | None = None, faults: str | None = None,
-                 duration_s: int = 900, platform: str = "cisco_ios"):
+                 duration_s: int = 900, transport: str | None = None, rtt: str | None = None,
+                 session_log: Path | None = None, platform: str = "cisco_ios"):
         self.inventory = workdir / f"{label}.yaml"
         self.expected = workdir / f"{label}.expected.json"
         self.out = workdir / f"{label}.sim.out"
@@ -170,6 +175,12 @@ class Simulator:
             self.args += ["--latency", latency]
         if faults:
             self.args += ["--faults", faults]
+        if transport:
+            self.args += ["--transport", transport]
+        if rtt:
+            self.args += ["--rtt", rtt]
+        if session_log:
+            self.args += ["--session-log", str(session_log)]
         self.proc: subprocess.Popen | None = None
         self.ready_line = ""
         self.siblings: list[Simulator] = [self]
@@ -217,7 +228,7 @@ class Simulator:
 @contextlib.contextmanager
 def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1,
           latency: str | None = None, faults: str | None = None, duration_s: int = 900,
-          platform: str = "cisco_ios"):
+          transport: str | None = None, rtt: str | None = None, platform: str = "cisco_ios"):
     """A simulated fleet of `count` instant devices (IOS unless `platform` says otherwise) and
     the one inventory listing them.
 
@@ -231,7 +242,7 @@ def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1
             sims.append(stack.enter_context(Simulator(
                 workdir, f"{label}{part + 1}" if parts > 1 else label, n,
                 f"127.{first_octet + part}.0.1", seed + part, latency, faults, duration_s,
-                platform)))
+                transport, rtt, platform=platform)))
         for sim in sims:
             say(f"  {sim.ready_line}")
         sims[0].siblings = sims
@@ -259,13 +270,14 @@ def entries(inventory: Path) -> list[tuple[str, str]]:
 def netsweep(inventory: Path, pool: str, workers: int, workdir: Path, *,
              journal: Path | None = None, deadline: str | None = None,
              keep_output: bool = False, sample_workers: bool = False,
-             command: str | None = COMMAND, extra: tuple[str, ...] = ()) -> dict:
-    """One `netsweep run` (of `-c command` if given, then the `extra` arguments); returns its
-    --stats figures plus our own wall clock."""
+             command: str | None = COMMAND, extra: tuple[str, ...] = (),
+             binary: Path | None = None) -> dict:
+    """One `netsweep run` of `binary` (default the one built here), with `-c command` if
+    given, then the `extra` arguments; returns its --stats figures plus our own wall clock."""
     stats = workdir / "stats.json"
     stats.unlink(missing_ok=True)
     what = ["-c", command] if command else []
-    args = [str(NETSWEEP), "run", "-i", str(inventory), *what, "--pool", pool,
+    args = [str(binary or NETSWEEP), "run", "-i", str(inventory), *what, "--pool", pool,
             "-w", str(workers), "--format", "jsonl", "--no-progress",
             "--known-hosts", str(workdir / "known_hosts"), "--stats", str(stats), *extra]
     args += ["--journal", str(journal)] if journal else ["--no-journal"]
@@ -636,6 +648,127 @@ def bench_latency(opts, work: Path) -> dict:
             "netsweep_best_ms": best, "met": ratio_worst >= 100, "table": text}
 
 
+def bench_rtt(opts, work: Path) -> dict:
+    """Round trips per device on a simulated WAN: one IOS device `--rtt 100ms` away, swept
+    again and again by one worker; per-device time / RTT is the round trips a session costs."""
+    rtt_s = 0.1
+    n_fast, n_netmiko = (5, 2) if opts.quick else (20, 5)
+    repeat = opts.repeat or 3
+    python = ensure_netmiko()
+    with fleet(work, "rtt", 1, 72, rtt=f"{int(rtt_s * 1000)}ms") as (source, _):
+        inv = one_device_inventory(source, work / "rtt-many.yaml", n_fast)
+        small = one_device_inventory(source, work / "rtt-few.yaml", n_netmiko)
+        warm_up(inv, work)
+        runs = {
+            "netsweep threads": repeated(repeat, lambda: netsweep(inv, "threads", 1, work)),
+            "netmiko (one thread)": repeated(
+                repeat, lambda: netmiko(python, small, "threads", 1, n_netmiko)),
+        }
+    version = runs["netmiko (one thread)"][0]["netmiko_version"]
+    trips = {k: [r["elapsed_s"] / r["devices"] / rtt_s for r in v] for k, v in runs.items()}
+    rows = [[k, runs[k][0]["devices"], spread(v), statistics.median(v), failures(runs[k])]
+            for k, v in trips.items()]
+    ours = statistics.median(trips["netsweep threads"])
+    text = table(f"rtt: one simulated IOS device at --rtt {int(rtt_s * 1000)}ms, `{COMMAND}`, "
+                 f"one worker ({repeat} runs each; netmiko {version}; the simulator cannot delay "
+                 f"the TCP handshake, a real WAN adds 1)",
+                 ["client", "sessions", "round trips per device (min … max)", "median",
+                  "failed"], rows)
+    text += "\n" + table("rtt: goal (issue 15)", ["figure", "value", "goal", "verdict"], [
+        ["netsweep round trips per cisco_ios device, + 1 for TCP", f"{ours + 1:.1f}", "<= 12",
+         verdict(ours + 1 <= 12)]])
+    return {"rtt_s": rtt_s, "round_trips": {k: statistics.median(v) for k, v in trips.items()},
+            "runs": runs, "netmiko_version": version, "met": ours + 1 <= 12, "table": text}
+
+
+class Bastion:
+    """OpenSSH `sshd` on loopback as a jump host (TCP forwarding allowed, key login), with its
+    own keys in `workdir`; stopped on exit from the `with` block."""
+
+    def __init__(self, workdir: Path, port: int = 4122):
+        self.dir = workdir / "bastion"
+        self.port = port
+        self.user = os.environ.get("USER") or "root"
+        self.log = self.dir / "sshd.log"
+        self.key = self.dir / "client_key"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Bastion":
+        self.dir.mkdir()
+        Path("/run/sshd").mkdir(exist_ok=True)
+        for name in ("host_key", "client_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            str(self.dir / name)], check=True)
+        shutil.copy(self.dir / "client_key.pub", self.dir / "authorized_keys")
+        config = self.dir / "sshd_config"
+        config.write_text(f"Port {self.port}\nListenAddress 127.0.0.1\n"
+                          f"HostKey {self.dir}/host_key\n"
+                          f"AuthorizedKeysFile {self.dir}/authorized_keys\n"
+                          "PermitRootLogin yes\nStrictModes no\nUsePAM no\nPidFile none\n"
+                          "PasswordAuthentication no\nAllowTcpForwarding yes\n"
+                          "MaxStartups 1000\nMaxSessions 1000\nLogLevel VERBOSE\n")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([os.environ.get("NETSWEEP_TEST_SSHD", "/usr/sbin/sshd"),
+                                          "-D", "-e", "-f", str(config)],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            time.sleep(0.05)
+        self.__exit__()
+        raise RuntimeError(f"sshd did not listen on {self.port}: {self.log.read_text()[-2000:]}")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def logins(self) -> int:
+        return sum(1 for line in self.log.read_text(errors="replace").splitlines()
+                   if "Accepted " in line and " for " in line)
+
+    def behind(self, inventory: Path, target: Path) -> Path:
+        """`inventory` with every entry reached through this bastion."""
+        hop = (f"  jump_host: {{host: 127.0.0.1, port: {self.port}, username: {self.user}, "
+               f"key_file: '{self.key}'}}\n")
+        target.write_text("".join(block.split("\n", 1)[0] + "\n" + hop +
+                                  block.split("\n", 1)[1] for _, block in entries(inventory)))
+        return target
+
+
+def bench_jump(opts, work: Path) -> dict:
+    """1,000 devices behind one jump host against the same devices direct, same W."""
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 3
+    rows, figures = [], {}
+    with fleet(work, "jump", n, 74) as (inv, _), Bastion(work) as bastion:
+        behind = bastion.behind(inv, work / "jump-behind.yaml")
+        warm_up(inv, work)
+        netsweep(behind, "threads", w, work)
+        for pool in ("threads", "processes"):
+            for label, path in (("direct", inv), ("jump host", behind)):
+                runs, logins = [], []
+                for _ in range(repeat):
+                    before = bastion.logins()
+                    runs.append(netsweep(path, pool, w, work))
+                    logins.append(bastion.logins() - before)
+                figures[f"{pool} {label}"] = {"runs": runs, "bastion_logins": logins}
+                rows.append([pool, label, w, n, median_rate(runs), failures(runs),
+                             max(logins) if label == "jump host" else "-"])
+    worst = max(max(v["bastion_logins"]) for k, v in figures.items() if "jump" in k)
+    text = table(f"jump: {n} simulated IOS devices direct and behind one OpenSSH sshd jump host "
+                 f"on loopback, -w {w} ({repeat} runs each)",
+                 ["pool", "path", "workers", "devices", "devices/s median", "failed",
+                  "bastion logins per sweep (max)"], rows)
+    text += "\n" + table("jump: goal (issue 15)", ["figure", "value", "goal", "verdict"], [
+        ["bastion connections per sweep", worst, f"<= W = {w}", verdict(worst <= w)]])
+    return {"devices": n, "workers": w, "paths": figures, "bastion_logins_max": worst,
+            "met": worst <= w, "table": text}
+
+
 def worker_counts(opts) -> list[int]:
     return [1, 4, 32, 128] if opts.quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
@@ -783,6 +916,82 @@ def bench_python(opts, work: Path) -> dict:
             "met": ratio >= 5, "table": text}
 
 
+def bench_pacing(opts, work: Path) -> dict:
+    """`--connect-rate 50` as the simulator sees it: new sessions per one-second window; and
+    what the sweep controls cost when they do not hold anything back."""
+    n, w, rate = (200 if opts.quick else 1000), 32, 50
+    rows, figures = [], {}
+    for pool in ("processes", "threads"):
+        log = work / f"pacing-{pool}.sessions.jsonl"
+        # A fresh fleet per pool, so its session log holds this sweep alone (no warm-up:
+        # host keys are recorded on first use, which the rate does not depend on).
+        with Simulator(work, f"pacing-{pool}", n, "127.71.0.1", 1, session_log=log) as sim:
+            say(f"  {sim.ready_line}")
+            run = netsweep(sim.inventory, pool, w, work,
+                           extra=("--connect-rate", str(rate)))
+        accepted = sorted(json.loads(line)["accepted_ms"] / 1000
+                          for line in log.read_text().splitlines())
+        # Windows of one second from the first session; the first is excluded (the issue's
+        # figure), and so is the last, cut short by the end of the sweep.
+        first = accepted[0]
+        whole = int((accepted[-1] - first) // 1)
+        counts = [0] * (whole + 1)
+        for t in accepted:
+            counts[int((t - first) // 1)] += 1
+        measured = counts[1:whole]
+        low, high = rate * 0.9, rate * 1.1
+        met = bool(measured) and all(low <= c <= high for c in measured)
+        rows.append([pool, w, n, len(accepted), len(measured), min(measured, default=0),
+                     statistics.mean(measured) if measured else 0.0,
+                     max(measured, default=0), run["wall_s"], verdict(met)])
+        figures[pool] = {"run": run, "sessions": len(accepted), "window_counts": counts,
+                         "measured_windows": measured, "met": met}
+    text = table(f"pacing: {n} instant devices, --connect-rate {rate}, -w {w}: new sessions per "
+                 "one-second window as netsweep-sim logged them (windows from the first "
+                 "session; the first and the last, partial, are left out)",
+                 ["pool", "workers", "devices", "sessions", "windows", "min/s", "mean/s",
+                  "max/s", "wall s", f"every window {rate} ± 10 %"], rows)
+    overhead = pacing_overhead(opts, work)
+    text += "\n" + overhead.pop("table")
+    return {"devices": n, "workers": w, "connect_rate": rate, **figures,
+            "overhead": overhead, "goal": f"every window within {rate} ± 10 %",
+            "met": all(f["met"] for f in figures.values()), "table": text}
+
+
+# Every control set, none of them ever holding a device back: the dispatcher's work for them
+# (the rate gate, the group queue, counting failures) without their effect.
+NON_BINDING = ("--connect-rate", "1000000", "--max-per-group", "1000000",
+               "--max-failures", "100%")
+
+
+def pacing_overhead(opts, work: Path) -> dict:
+    """Instant devices swept with no control set, and with every control set but never
+    binding, alternating runs; with NETSWEEP_BASELINE=<path to a netsweep built without the
+    controls> in the environment, that binary too (the same sweep before the change)."""
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 5
+    baseline = os.environ.get("NETSWEEP_BASELINE")
+    variants: dict[str, tuple[Path | None, tuple[str, ...]]] = {
+        "unset": (None, ()), "set, never binding": (None, NON_BINDING)}
+    if baseline:
+        variants["baseline binary, unset"] = (Path(baseline), ())
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
+    with fleet(work, "pacing-cost", n, 72) as (inv, _):
+        warm_up(inv, work)
+        for _ in range(repeat):  # alternate, so every variant sees the same machine state
+            for name, (binary, extra) in variants.items():
+                runs[name].append(netsweep(inv, "threads", w, work, extra=extra,
+                                           binary=binary))
+    rate = {v: median_rate(r) for v, r in runs.items()}
+    rows = [[v, w, n, spread(walls(r)), rate[v], f"{rate[v] / rate['unset']:.0%}",
+             failures(r)] for v, r in runs.items()]
+    text = table(f"pacing cost: {n} instant devices, --pool threads -w {w}, alternating runs "
+                 f"({repeat} each); set = {' '.join(NON_BINDING)}",
+                 ["controls", "workers", "devices", "wall s median (min … max)", "devices/s",
+                  "vs unset", "failed"], rows)
+    return {"devices": n, "workers": w, "runs": runs, "rate": rate, "table": text}
+
+
 CONFIG_LINES = ["ntp server 10.0.0.1", "ntp server 10.0.0.2", "logging host 10.0.0.3",
                 "snmp-server location {{ name }}", "snmp-server contact noc"]
 SHOW_COMMANDS = ["show clock", "show version", "show ip interface brief", "show inventory",
@@ -893,6 +1102,54 @@ def bench_platforms(opts, work: Path) -> dict:
                   "vs cisco_ios", "failed", "goal >= 80 %"], rows)
     return {"devices": n, "workers": w, "runs": runs, "rate_median": rate,
             "over_cisco_ios": {p: rate[p] / base for p in platforms}, "table": text}
+def bench_telnet(opts, work: Path) -> dict:
+    n = 200 if opts.quick else 1000
+    counts = [32, 256]
+    repeat = opts.repeat or 3
+    python = ensure_netmiko()
+    rates: dict[str, list[dict]] = {}
+    with fleet(work, "tn-ssh", n, 72) as (ssh_inv, _), \
+            fleet(work, "tn-telnet", n, 73, transport="telnet") as (telnet_inv, _):
+        warm_up(ssh_inv, work)
+        inventories = {"ssh": ssh_inv, "telnet": telnet_inv}
+        for w in counts:
+            for _ in range(repeat):  # interleaved: all four see the same machine state
+                for pool in ("threads", "processes"):
+                    for transport, inv in inventories.items():
+                        rates.setdefault(f"{transport} {pool} {w}", []).append(
+                            netsweep(inv, pool, w, work))
+        # netmiko's cisco_ios_telnet on the same telnet fleet; small W sweep the first 25·W
+        # devices (its own sleeps make a full run minutes long per point).
+        netmiko_runs = {}
+        for w in (32, 128, 256):
+            netmiko_runs[w] = netmiko(python, telnet_inv, "threads", w, min(n, 25 * w))
+            say(f"  netmiko cisco_ios_telnet W={w}: {netmiko_runs[w]['rate']:.0f}/s "
+                f"({netmiko_runs[w].get('failed', 0)} failed)")
+    rows = []
+    for w in counts:
+        for pool in ("threads", "processes"):
+            ssh, telnet = (rates[f"{t} {pool} {w}"] for t in ("ssh", "telnet"))
+            rows.append([w, pool, median_rate(ssh), median_rate(telnet),
+                         median_rate(telnet) / median_rate(ssh),
+                         max(failures(ssh), failures(telnet))])
+    text = table(f"telnet: devices/s over SSH and over telnet, the same {n} instant simulated IOS "
+                 f"devices per transport, `{COMMAND}` (median of {repeat})",
+                 ["W", "pool", "ssh", "telnet", "telnet / ssh", "failed"], rows)
+    best_key = max(rates, key=lambda k: median_rate(rates[k]) if k.startswith("telnet") else 0)
+    ns = median_rate(rates[best_key])
+    nm_w = max(netmiko_runs, key=lambda w: netmiko_runs[w]["rate"])
+    nm = netmiko_runs[nm_w]
+    ratio = ns / nm["rate"]
+    text += "\n" + table("telnet: netsweep vs netmiko cisco_ios_telnet, each at its best W (issue 13)",
+                         ["figure", "value", "goal", "verdict"], [
+        [f"netsweep telnet {best_key.split()[1]} (W={best_key.split()[2]}, N={n})",
+         f"{ns:.0f}/s", "", ""],
+        [f"netmiko {nm['netmiko_version']} cisco_ios_telnet + ThreadPoolExecutor (W={nm_w}, "
+         f"N={nm['devices']}, {nm.get('failed', 0)} failed)", f"{nm['rate']:.1f}/s", "", ""],
+        ["netsweep / netmiko", f"{ratio:.1f}x", ">= 10x", verdict(ratio >= 10)],
+    ])
+    return {"devices": n, "runs": rates, "netmiko": {str(w): r for w, r in netmiko_runs.items()},
+            "netsweep_over_netmiko": ratio, "met": ratio >= 10, "table": text}
 
 
 BENCHMARKS = {
@@ -903,9 +1160,13 @@ BENCHMARKS = {
     "journal": bench_journal,
     "memory": bench_memory,
     "latency": bench_latency,
+    "rtt": bench_rtt,
+    "jump": bench_jump,
     "throughput": bench_throughput,
     "scaling": bench_scaling,
     "python": bench_python,
+    "telnet": bench_telnet,
+    "pacing": bench_pacing,
     "parse": bench_parse,
     "platforms": bench_platforms,
 }

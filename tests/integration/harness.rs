@@ -87,11 +87,13 @@ pub fn target_of(d: &DeviceSpec) -> DeviceTarget {
         host: d.addr.ip().to_string(),
         port: d.addr.port(),
         platform: d.platform.as_str().to_string(),
+        transport: d.transport,
         username: d.username.clone(),
         password: Some(Secret::new(d.password.clone())),
         secret: Some(Secret::new(d.secret.clone())),
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use netsweep_pool::{Cancel, PoolConfig, PoolError, PoolEvent, PoolKind, WorkerStart};
-use netsweep_protocol::{Outcome, Timeouts};
+use netsweep_protocol::{Outcome, Timeouts, Transport};
 use netsweep_sim::{DeviceSpec, GenerateOptions, Platform};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -431,10 +431,22 @@ fn a_killed_fork_server_costs_only_the_devices_in_flight() {
 fn a_worker_killed_while_its_device_is_silent_is_placed_at_the_stage_it_waits_in() {
     // The worker holds stage reports back until its session has waited a while: a device that
     // went silent after login must still be reported where it hung, not where it started.
+    killed_while_silent(Transport::Ssh, "quiet-worker");
+}
+
+#[test]
+fn a_worker_killed_in_a_silent_telnet_session_is_placed_at_the_stage_it_waits_in() {
+    killed_while_silent(Transport::Telnet, "telnet-worker");
+}
+
+/// Kills the only worker of a process pool long after its device (over `transport`) went
+/// silent after login, and checks the record places the crash at the prompt stage.
+fn killed_while_silent(transport: Transport, worker_name: &'static str) {
     let mut spec = netsweep_sim::DeviceSpec::new("silent", Platform::CiscoIos);
+    spec.transport = transport;
     spec.behaviour.faults = vec![netsweep_sim::Fault::HangAfterAuth];
     let fleet = TestFleet::start(vec![spec]);
-    let worker = private_worker(fleet.dir.path(), "quiet-worker");
+    let worker = private_worker(fleet.dir.path(), worker_name);
     let jobs = fleet.jobs(
         &["show clock"],
         &[],
@@ -449,7 +461,7 @@ fn a_worker_killed_while_its_device_is_silent_is_placed_at_the_stage_it_waits_in
         // The fork server, which carries the same name until it renames itself, has the test
         // for its parent; the worker is its child.
         let worker = || {
-            descendants_named(me, "quiet-worker")
+            descendants_named(me, worker_name)
                 .into_iter()
                 .find(|p| p.ppid != me)
         };
@@ -477,7 +489,8 @@ fn a_worker_killed_while_its_device_is_silent_is_placed_at_the_stage_it_waits_in
             signal: Some(9),
             exit_code: None
         },
-        "{:#?}",
+        "{transport}: {:#?}",
         records[0]
     );
+    assert_eq!(records[0].transport, transport);
 }

@@ -176,6 +176,7 @@ Exit codes:
   0    every device ok
   1    at least one device failed (see the summary)
   2    usage or inventory error (nothing was swept)
+  3    stopped by --canary or --max-failures; devices not swept (resume to continue)
   130  interrupted (Ctrl-C / SIGTERM); the sweep can be resumed";
 
 const RUN_EXAMPLES: &str = "\
@@ -192,10 +193,17 @@ Examples:
   # Carry on after a crash or Ctrl-C: finished devices are not contacted again:
   netsweep run --resume latest -c 'show clock'
 
+  # Spare the TACACS+ server: 20 logins a second, at most 5 devices per site at once:
+  netsweep run -c 'show version' --connect-rate 20 --max-per-group 5 --retries 2
+
+  # Try 10 devices first; stop there unless all are ok, and stop after 20 failures:
+  netsweep run -c 'show running-config' --canary 10 --max-failures 20
+
 Exit codes:
   0    every device ok
   1    at least one device failed (see the summary)
   2    usage or inventory error (nothing was swept)
+  3    stopped by --canary or --max-failures; devices not swept (resume to continue)
   130  interrupted (Ctrl-C / SIGTERM); the sweep can be resumed";
 
 const REPORT_EXAMPLES: &str = "\
@@ -399,6 +407,16 @@ pub struct RunArgs {
     #[command(flatten)]
     pub host_keys: HostKeyArgs,
 
+    /// OpenSSH client config to resolve devices' hosts in (HostName, Port, IdentityFile,
+    /// ProxyJump, algorithms, …); the inventory entry beats it. [default: ~/.ssh/config
+    /// when it exists]
+    #[arg(long, value_name = "FILE", conflicts_with = "no_ssh_config")]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Read no ssh_config at all, not even ~/.ssh/config.
+    #[arg(long)]
+    pub no_ssh_config: bool,
+
     /// Serve the inventory's devices from the built-in simulator for the length of the run
     /// (their hosts must be loopback addresses). For demos and rehearsals.
     #[arg(long)]
@@ -421,7 +439,8 @@ pub struct RunArgs {
     pub max_devices_per_worker: Option<usize>,
 
     /// Further attempts for devices that fail transiently (unreachable, timed out, connection
-    /// lost, worker crashed); never for authentication or host-key failures.
+    /// lost, AAA server not answering, worker crashed); never for rejected credentials or
+    /// host keys.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub retries: u32,
 
@@ -470,9 +489,46 @@ pub struct RunArgs {
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Pacing and blast radius.
+    #[command(flatten)]
+    pub controls: ControlArgs,
+
     /// Sweeping from many machines.
     #[command(flatten)]
     pub shards: ShardArgs,
+}
+
+/// `netsweep run` flags that pace a sweep and limit how far a failing one goes.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Pacing and blast radius")]
+pub struct ControlArgs {
+    /// At most N new sessions per second, across all workers (retries included), so a
+    /// TACACS+/RADIUS server is not hit by hundreds of logins at once. Decimals allowed
+    /// (0.5 = one every 2 s). Per netsweep process: with --shard, give each shard its part.
+    #[arg(long, value_name = "N")]
+    pub connect_rate: Option<netsweep_pool::ConnectRate>,
+
+    /// At most N devices of any one inventory group at once (a site, the devices behind one
+    /// AAA server); a device in several groups counts against each. Devices of a full group
+    /// wait; the others go on.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_group: Option<u32>,
+
+    /// Sweep the first N selected devices alone, wait for them, and go on only if every one
+    /// is ok; otherwise stop (exit code 3) and leave the rest unswept.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+        conflicts_with = "canary_group")]
+    pub canary: Option<u32>,
+
+    /// Like --canary, with the devices of inventory group NAME as the canary.
+    #[arg(long, value_name = "NAME")]
+    pub canary_group: Option<String>,
+
+    /// Stop starting devices once N have failed, or P% of the devices this run sweeps
+    /// (rounded up). Running devices finish; the rest get no record, so --resume continues
+    /// after a fix. Exit code 3.
+    #[arg(long, value_name = "N|P%")]
+    pub max_failures: Option<netsweep_pool::FailureLimit>,
 }
 
 /// `netsweep run` flags for a sweep split over many machines (`netsweep merge` joins the
@@ -747,6 +803,48 @@ mod tests {
         };
         assert_eq!(run.resume.as_deref(), Some("latest"));
         assert!(Cli::try_parse_from(["netsweep", "run"]).is_err());
+    }
+
+    #[test]
+    fn control_flags_parse_and_bad_values_are_usage_errors() {
+        let cli = Cli::try_parse_from([
+            "netsweep",
+            "run",
+            "-c",
+            "x",
+            "--connect-rate",
+            "2.5",
+            "--max-per-group",
+            "3",
+            "--canary-group",
+            "core",
+            "--max-failures",
+            "5%",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        let c = &run.controls;
+        assert_eq!(c.connect_rate.map(|r| r.per_second()), Some(2.5));
+        assert_eq!(c.max_per_group, Some(3));
+        assert_eq!(c.canary_group.as_deref(), Some("core"));
+        assert_eq!(
+            c.max_failures,
+            Some(netsweep_pool::FailureLimit::Percent(5.0))
+        );
+        for bad in [
+            &["--connect-rate", "0"][..],
+            &["--max-per-group", "0"],
+            &["--canary", "0"],
+            &["--max-failures", "0"],
+            &["--max-failures", "150%"],
+            &["--canary", "3", "--canary-group", "core"],
+        ] {
+            let err =
+                Cli::try_parse_from(["netsweep", "run", "-c", "x"].iter().chain(bad)).unwrap_err();
+            assert!(err.use_stderr(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod rows;
 mod run;
 mod sharding;
 mod signals;
+mod ssh_config;
 mod stats;
 mod templates;
 
@@ -38,6 +39,10 @@ pub enum ExitStatus {
     SomeFailed,
     /// 2: usage or inventory error; nothing was swept.
     Usage,
+    /// 3: stopped by `--canary` or `--max-failures`: devices failed and others were never
+    /// started; resumable. Not 1, which says the sweep ran to its end: a script that goes on
+    /// after 1 (the change is everywhere but on the failed devices) must not go on here.
+    Stopped,
     /// 130: interrupted; resumable.
     Interrupted,
 }
@@ -48,6 +53,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Ok => 0,
             ExitStatus::SomeFailed => 1,
             ExitStatus::Usage => 2,
+            ExitStatus::Stopped => 3,
             ExitStatus::Interrupted => 130,
         })
     }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use netsweep_inventory::{Inventory, InventoryDevice};
@@ -15,8 +15,13 @@ use netsweep_journal::{
     SummaryAccumulator, SummaryStyle, plan_resume,
 };
 use netsweep_platform::{CommandBook, PlatformTable};
-use netsweep_pool::{Cancel, CancelLevel, PoolConfig, PoolEvent, PoolKind, WorkerStart};
-use netsweep_protocol::{HostKeyPolicy, Job, NamedCommand, Outcome, ParseSpec, Timeouts};
+use netsweep_pool::{
+    Canary, Cancel, CancelLevel, FailureLimit, PoolConfig, PoolEvent, PoolKind, StopReason,
+    SweepControls, WorkerStart,
+};
+use netsweep_protocol::{
+    HostKeyPolicy, Job, NamedCommand, Outcome, ParseSpec, Timeouts, Transport,
+};
 use netsweep_shard::Shard;
 
 use crate::ExitStatus;
@@ -52,6 +57,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let platforms = crate::platforms::table(args.platforms.as_deref())?;
     let inventory = load_inventory(&args.inventory, &platforms)?;
     let selected = inventory.select(&args.limit)?;
+    check_canary_group(args, &selected)?;
     if let Some(plan) = change_plan.as_ref().filter(|_| args.change.dry_run) {
         return Ok(dry_run(plan, &selected));
     }
@@ -85,6 +91,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
         &named,
         parse.as_ref(),
     );
+    apply_ssh_config(args, &selected, &mut jobs)?;
+    if let Some(group) = &args.controls.canary_group
+        && !selected.iter().any(|d| d.target.groups.contains(group))
+    {
+        // A resume after the canary group was swept: the canary has done its work.
+        eprintln!("canary group {group}: every device of it is already swept; no canary");
+    }
     // Devices whose change cannot be rendered end here, uncontacted; the rest go on.
     let mut unrendered = Vec::new();
     if let Some(plan) = &change_plan {
@@ -99,6 +112,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
             }
         });
     }
+
+    warn_of_clear_text(&jobs);
 
     // The simulator stays up for the whole run and stops when `_fleet` drops.
     let _fleet = if args.simulate {
@@ -138,6 +153,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let mut journal_error = None;
     let mut cancelled = 0usize;
+    let mut canary_passed = false;
     let mut finished =
         |display: &mut Display, job: u64, record: Box<netsweep_protocol::DeviceRecord>| {
             // A cancelled device has no result: leaving it out of the journal is what makes
@@ -164,8 +180,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     for (id, record) in unrendered {
         finished(&mut display, id, Box::new(record));
     }
+    let total = jobs.len();
     let stats = executor.run(jobs, &cancel, &mut |event| match event {
         PoolEvent::Finished { job, record } => finished(&mut display, job, record),
+        PoolEvent::CanaryPassed { devices } => {
+            canary_passed = true;
+            display.note(&format!(
+                "canary: all {devices} devices ok; sweeping the other {}",
+                total - devices
+            ));
+        }
+        PoolEvent::Stopped { reason } => display.note(&format!(
+            "stopping: {}; no new device starts, running devices finish",
+            describe_stop(&reason, &args.controls)
+        )),
         other => display.event(&other),
     })?;
     let elapsed = started.elapsed();
@@ -198,13 +226,40 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
         return Err(anyhow::Error::new(e)
             .context("the journal could not be written; results are incomplete on disk"));
     }
+    let resume = ResumeFlags {
+        canary: !canary_passed,
+        rerun_failed: false,
+    };
     if interrupted {
         let unfinished = stats.not_started.len() + cancelled;
         eprintln!("interrupted: {unfinished} devices not finished");
         if let Some(j) = &journal {
-            eprintln!("resume with: {}", resume_command(args, j.path()));
+            eprintln!("resume with: {}", resume_command(args, j.path(), resume));
         }
         return Ok(ExitStatus::Interrupted);
+    }
+    if let Some(reason) = &stats.stopped {
+        eprintln!("stopped: {}", describe_stop(reason, &args.controls));
+        eprintln!(
+            "{} devices were not started and have no record",
+            stats.not_started.len()
+        );
+        match &journal {
+            Some(j) => {
+                // After a failed canary, the fix is tried on the failed canaries first.
+                let canary_failed = matches!(reason, StopReason::CanaryFailed { .. });
+                let resume = ResumeFlags {
+                    rerun_failed: canary_failed,
+                    ..resume
+                };
+                eprintln!("resume with: {}", resume_command(args, j.path(), resume));
+                if !canary_failed {
+                    eprintln!("  (add --rerun-failed to sweep the failed devices again too)");
+                }
+            }
+            None => eprintln!("no journal was written: this sweep cannot be resumed"),
+        }
+        return Ok(ExitStatus::Stopped);
     }
     Ok(if summary.all_ok() || args.shards.exit_zero {
         ExitStatus::Ok
@@ -466,6 +521,65 @@ fn build_jobs(
         .collect()
 }
 
+/// Telnet sends the password (and everything else) unencrypted: said once per run, before
+/// any device is contacted, whenever a device of the sweep uses it.
+fn warn_of_clear_text(jobs: &[Job]) {
+    let telnet: Vec<&str> = jobs
+        .iter()
+        .filter(|j| j.target.transport == Transport::Telnet)
+        .map(|j| j.target.name.as_str())
+        .collect();
+    let Some(first) = telnet.first() else {
+        return;
+    };
+    let which = match telnet.len() {
+        1 => format!("device {first} connects"),
+        n => format!("{n} devices ({first}, …) connect"),
+    };
+    eprintln!(
+        "warning: {which} over telnet: passwords and everything else cross the network in \
+         clear text; use SSH wherever the device offers it"
+    );
+}
+
+/// Resolves ssh_config (`--ssh-config`, else `~/.ssh/config` when it exists) into the jobs,
+/// here in the coordinator: workers never read `~/.ssh`.
+fn apply_ssh_config(
+    args: &RunArgs,
+    devices: &[&InventoryDevice],
+    jobs: &mut [Job],
+) -> anyhow::Result<()> {
+    use crate::ssh_config::{CliSet, EntrySet, SshConfig};
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let path = match (&args.ssh_config, args.no_ssh_config, &home) {
+        (_, true, _) => return Ok(()),
+        (Some(path), false, _) => path.clone(),
+        (None, false, Some(home)) if home.join(".ssh/config").is_file() => home.join(".ssh/config"),
+        _ => return Ok(()),
+    };
+    let config = SshConfig::read(&path, home.as_deref())?;
+    let cli = CliSet {
+        connect_timeout: args.connect_timeout != Duration::from_secs(10),
+        host_key_policy: args.host_keys.host_key_policy != HostKeyChoice::AcceptNew,
+        known_hosts: args.host_keys.known_hosts.is_some(),
+    };
+    for (job, device) in jobs.iter_mut().zip(devices) {
+        // ssh_config speaks for SSH only: its Port or HostName must not move a telnet device.
+        if job.target.transport == Transport::Telnet {
+            continue;
+        }
+        let entry = EntrySet {
+            port: device.target.port != 22,
+            jump_host: !device.target.ssh.jump_hosts.is_empty(),
+            connect_timeout: device.timeouts.connect_timeout.is_some(),
+        };
+        config
+            .apply(job, entry, cli, home.as_deref())
+            .with_context(|| format!("device `{}` ({})", device.name(), device.location))?;
+    }
+    Ok(())
+}
+
 fn pool_config(args: &RunArgs) -> anyhow::Result<PoolConfig> {
     let kind = match args.pool {
         PoolChoice::Threads => PoolKind::Threads,
@@ -487,7 +601,68 @@ fn pool_config(args: &RunArgs) -> anyhow::Result<PoolConfig> {
     };
     let mut config = PoolConfig::new(kind, args.workers);
     config.retries = args.retries;
+    config.controls = sweep_controls(&args.controls);
     Ok(config)
+}
+
+fn sweep_controls(flags: &crate::args::ControlArgs) -> SweepControls {
+    SweepControls {
+        connect_rate: flags.connect_rate,
+        max_per_group: flags.max_per_group.map(|n| n as usize),
+        canary: match (&flags.canary, &flags.canary_group) {
+            (Some(n), _) => Some(Canary::First(*n as usize)),
+            (None, Some(group)) => Some(Canary::Group(group.clone())),
+            (None, None) => None,
+        },
+        max_failures: flags.max_failures,
+    }
+}
+
+/// `--canary-group` must name a group of the selection: a typo must not turn a canary
+/// sweep into a sweep of everything.
+fn check_canary_group(args: &RunArgs, selected: &[&InventoryDevice]) -> anyhow::Result<()> {
+    let Some(group) = &args.controls.canary_group else {
+        return Ok(());
+    };
+    if selected.iter().any(|d| d.target.groups.contains(group)) {
+        return Ok(());
+    }
+    let mut groups: Vec<&str> = selected
+        .iter()
+        .flat_map(|d| d.target.groups.iter().map(String::as_str))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let known = if groups.is_empty() {
+        "the selected devices are in no group".to_string()
+    } else {
+        format!("groups of the selected devices: {}", groups.join(", "))
+    };
+    bail!("--canary-group {group}: no selected device is in group {group} ({known})")
+}
+
+/// Why the sweep stopped, in the flags' words.
+fn describe_stop(reason: &StopReason, flags: &crate::args::ControlArgs) -> String {
+    match reason {
+        StopReason::CanaryFailed { failed, canaries } => {
+            let canary = match (&flags.canary, &flags.canary_group) {
+                (None, Some(group)) => format!("--canary-group {group}"),
+                (Some(n), _) => format!("--canary {n}"),
+                (None, None) => "--canary".to_string(),
+            };
+            format!(
+                "the canary failed: {failed} of its {canaries} devices did not end ok ({canary})"
+            )
+        }
+        StopReason::TooManyFailures { failed, limit } => match flags.max_failures {
+            Some(FailureLimit::Percent(p)) => {
+                format!(
+                    "{failed} devices failed, the --max-failures limit of {p}% ({limit} devices)"
+                )
+            }
+            _ => format!("{failed} devices failed, the --max-failures limit of {limit}"),
+        },
+    }
 }
 
 /// `netsweep-worker` next to `netsweep` (cargo and installers put both in one directory).
@@ -545,9 +720,18 @@ pub(crate) fn start_simulator(
     Ok(fleet)
 }
 
-/// The command that carries an interrupted sweep on: same inventory, selection and pool, the
-/// journal to resume (its commands come from the journal).
-fn resume_command(args: &RunArgs, journal: &Path) -> String {
+/// What a resume command carries beyond the sweep's own flags.
+#[derive(Clone, Copy, Debug)]
+struct ResumeFlags {
+    /// The canary flags (not once the canary has passed: it has done its work).
+    canary: bool,
+    /// `--rerun-failed` (after a failed canary: the fix is tried on it first).
+    rerun_failed: bool,
+}
+
+/// The command that carries an interrupted or stopped sweep on: same inventory, selection,
+/// pool and sweep controls, the journal to resume (its commands come from the journal).
+fn resume_command(args: &RunArgs, journal: &Path, extra: ResumeFlags) -> String {
     let mut words: Vec<String> = vec!["netsweep".into(), "run".into()];
     words.push("--resume".into());
     words.push(journal.display().to_string());
@@ -568,6 +752,32 @@ fn resume_command(args: &RunArgs, journal: &Path) -> String {
         words.push("--known-hosts".into());
         words.push(k.display().to_string());
     }
+    let controls = &args.controls;
+    let mut flag = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            words.push(name.into());
+            words.push(value);
+        }
+    };
+    flag(
+        "--connect-rate",
+        controls.connect_rate.map(|r| r.per_second().to_string()),
+    );
+    flag(
+        "--max-per-group",
+        controls.max_per_group.map(|n| n.to_string()),
+    );
+    flag(
+        "--max-failures",
+        controls.max_failures.map(|l| l.to_string()),
+    );
+    if extra.canary {
+        flag("--canary", controls.canary.map(|n| n.to_string()));
+        flag("--canary-group", controls.canary_group.clone());
+    }
+    if extra.rerun_failed {
+        words.push("--rerun-failed".into());
+    }
     words
         .iter()
         .map(|w| shell_quote(w))
@@ -580,7 +790,7 @@ fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
     if plain {
         word.to_string()
     } else {
@@ -591,6 +801,47 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resume_command_keeps_the_sweep_controls() {
+        use clap::Parser;
+        let cli = crate::args::Cli::try_parse_from([
+            "netsweep",
+            "run",
+            "-c",
+            "show clock",
+            "-i",
+            "sites.yaml",
+            "--connect-rate",
+            "20",
+            "--max-per-group",
+            "4",
+            "--canary",
+            "5",
+            "--max-failures",
+            "2%",
+        ])
+        .unwrap();
+        let crate::args::Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let journal = Path::new("runs/a.jsonl");
+        let before_canary = ResumeFlags {
+            canary: true,
+            rerun_failed: true,
+        };
+        assert_eq!(
+            resume_command(&args, journal, before_canary),
+            "netsweep run --resume runs/a.jsonl -i sites.yaml --pool processes -w 32 \
+             --connect-rate 20 --max-per-group 4 --max-failures 2% --canary 5 --rerun-failed"
+        );
+        let after_canary = ResumeFlags {
+            canary: false,
+            rerun_failed: false,
+        };
+        let command = resume_command(&args, journal, after_canary);
+        assert!(command.ends_with("--max-failures 2%"), "{command}");
+    }
 
     #[test]
     fn shell_quoting_survives_spaces_and_quotes() {

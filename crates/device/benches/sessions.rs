@@ -43,11 +43,13 @@ fn main() {
                 host: addr.ip().to_string(),
                 port: addr.port(),
                 platform: "cisco_ios".into(),
+                transport: Default::default(),
                 username: d.username.clone(),
                 password: Some(Secret::new(d.password.clone())),
                 secret: Some(Secret::new(d.secret.clone())),
                 key_file: None,
                 groups: vec![],
+                ssh: Default::default(),
             };
             let mut j = job(target, &["show clock"], &known_hosts);
             j.host_key_policy = HostKeyPolicy::AcceptNew;

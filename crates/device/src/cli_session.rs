@@ -42,6 +42,8 @@ pub(crate) struct CliSession<'p, S: CliStream> {
     timeout: Duration,
     overall: OverallDeadline,
     buf: Vec<u8>,
+    /// What followed the echo of the enable command when `prepare` sent it, for `enable`.
+    enable_reply: Option<Vec<u8>>,
 }
 
 impl<'p, S: CliStream> CliSession<'p, S> {
@@ -79,6 +81,7 @@ impl<'p, S: CliStream> CliSession<'p, S> {
             timeout,
             overall,
             buf: vec![0; READ_CHUNK],
+            enable_reply: None,
         };
         if let Some(found) = platform.regexes().prompt(&prompt) {
             let (base, mode) = (found.base.to_owned(), found.mode);
@@ -167,10 +170,47 @@ impl<'p, S: CliStream> CliSession<'p, S> {
         self.mode = mode;
     }
 
-    /// Runs the platform's set-up commands (paging and width off). A device that rejects
-    /// them still works: the pager is answered instead.
+    /// Runs the platform's set-up commands (paging and width off), and sends the command
+    /// that enters privileged mode right behind them when [`CliSession::enable`] will need
+    /// it. They go out in one write and cost one round trip together instead of one each (on
+    /// a distant device, a round trip is most of a session's time). A device that rejects a
+    /// set-up command still works: the pager is answered instead.
     pub(crate) fn prepare(&mut self) -> Result<(), SessionError> {
-        self.run_setup(&self.spec().setup, Stage::Prompt)
+        let stage = Stage::Prompt;
+        let spec = self.spec();
+        let enable = spec
+            .enable
+            .as_ref()
+            .filter(|_| self.mode == Mode::User)
+            .map(|e| e.command.clone());
+        let mut lines: Vec<String> = spec.setup.clone();
+        lines.extend(enable.clone());
+        let Some(last) = lines.last().cloned() else {
+            return Ok(());
+        };
+        let deadline = self.overall.within(self.timeout);
+        let batch: String = lines
+            .iter()
+            .map(|line| format!("{line}{}", spec.line_ending))
+            .collect();
+        self.stream.write_all(batch.as_bytes(), &deadline, stage)?;
+        // Everything before the last line's echo (the set-up commands' echoes and answers)
+        // is passed over.
+        let after_echo = self.read_echo(&last, &deadline, stage)?;
+        if enable.is_some() {
+            self.enable_reply = Some(after_echo);
+            return Ok(());
+        }
+        let mut collector = Collector::new(MAX_OUTPUT_BYTES);
+        collector.push(&after_echo);
+        self.read_output(&mut collector, &deadline, stage, None)?;
+        let (body, truncated) = collector.into_body();
+        let rules = self.output_rules();
+        let out = text::command_output(&last, &body, truncated, &rules, 0.0);
+        if out.error.is_some() {
+            tracing::debug!(command = last, error = ?out.error, "set-up command rejected");
+        }
+        Ok(())
     }
 
     fn run_setup(&mut self, commands: &[String], stage: Stage) -> Result<(), SessionError> {
@@ -208,7 +248,11 @@ impl<'p, S: CliStream> CliSession<'p, S> {
     fn ask_enable(&mut self, command: &str, secret: Option<&Secret>) -> Result<bool, SessionError> {
         let stage = Stage::Enable;
         let deadline = self.overall.within(self.timeout);
-        let mut seen = self.send_line(command, &deadline, stage)?;
+        // `prepare` may have sent the command already, behind the paging commands.
+        let mut seen = match self.enable_reply.take() {
+            Some(after_echo) => after_echo,
+            None => self.send_line(command, &deadline, stage)?,
+        };
         match self.read_enable_reply(&mut seen, &deadline, true)? {
             EnableReply::Prompt(line, mode) => return self.finish_enable(line, mode, &seen),
             EnableReply::Denied(line) => {
@@ -374,6 +418,17 @@ impl<'p, S: CliStream> CliSession<'p, S> {
         let mut bytes = line.as_bytes().to_vec();
         bytes.extend_from_slice(self.spec().line_ending.as_bytes());
         self.stream.write_all(&bytes, deadline, stage)?;
+        self.read_echo(line, deadline, stage)
+    }
+
+    /// Reads until the echo of `line` (already sent) has come back; returns what followed
+    /// the echoed line, dropping everything before it.
+    fn read_echo(
+        &mut self,
+        line: &str,
+        deadline: &Deadline,
+        stage: Stage,
+    ) -> Result<Vec<u8>, SessionError> {
         let echo = line.trim().as_bytes();
         let mut before: Vec<u8> = Vec::new();
         let mut searched: usize = 0;
@@ -483,6 +538,37 @@ impl<'p, S: CliStream> CliSession<'p, S> {
             .stream
             .write_all(exit.as_bytes(), &deadline, Stage::Close);
         self.stream.close(&deadline);
+    }
+}
+
+/// A timeout while waiting for a prompt (the CLI's, or a login prompt) is a protocol error
+/// when the device did talk (it just never showed anything prompt-like), and a timeout when it
+/// stayed silent. `what` names the prompt waited for.
+pub(crate) fn unrecognised(
+    err: SessionError,
+    seen: &[u8],
+    stage: Stage,
+    what: &str,
+) -> SessionError {
+    match err {
+        SessionError::Timeout { .. } if seen.iter().any(|b| !b.is_ascii_whitespace()) => {
+            let (text, _) = text::clean(seen, true);
+            let line = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            let shown: String = line.trim().chars().take(40).collect();
+            SessionError::Protocol {
+                stage,
+                detail: format!(
+                    "no {what} recognised in {} bytes of output (last line {shown:?})",
+                    seen.len()
+                ),
+                source: None,
+            }
+        }
+        other => other,
     }
 }
 

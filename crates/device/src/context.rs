@@ -18,6 +18,55 @@ use crate::ssh::known_hosts::KnownHostsCache;
 pub(crate) struct KeyMaterial {
     pub(crate) private_pem: String,
     pub(crate) public: Option<String>,
+    /// The OpenSSH certificate beside the key (`<key>-cert.pub`), if any.
+    pub(crate) certificate: Option<String>,
+}
+
+impl KeyMaterial {
+    /// Whether the private key is passphrase-protected, as far as its text tells: a PEM with
+    /// `ENCRYPTED` in it, or an OpenSSH key whose cipher is not `none`.
+    pub(crate) fn looks_encrypted(&self) -> bool {
+        if self.private_pem.contains("ENCRYPTED") {
+            return true;
+        }
+        // "openssh-key-v1\0" then the cipher name's length and name: the first 36 base64
+        // characters of the body decode to those 27 bytes.
+        let body: String = self
+            .private_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let head = base64_prefix(body.get(..36).unwrap_or(""));
+        head.len() >= 23 && head.starts_with(b"openssh-key-v1\0") && &head[19..23] != b"none"
+    }
+}
+
+/// Decodes standard base64 (no padding expected) as far as it goes: enough to read the header
+/// of an OpenSSH private key without a dependency for it.
+fn base64_prefix(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    for chunk in text.as_bytes().chunks_exact(4) {
+        let Some(sextets) = chunk
+            .iter()
+            .map(|&c| value(c))
+            .collect::<Option<Vec<u32>>>()
+        else {
+            break;
+        };
+        let n = sextets.iter().fold(0u32, |acc, s| acc << 6 | s);
+        out.extend_from_slice(&n.to_be_bytes()[1..]);
+    }
+    out
 }
 
 /// Per-process state shared by every session in this process (`Send + Sync`: threads share
@@ -79,12 +128,18 @@ impl SessionContext {
             })?;
         let mut pub_path = path.as_os_str().to_owned();
         pub_path.push(".pub");
-        let public = std::fs::read_to_string(PathBuf::from(pub_path))
+        let public = std::fs::read_to_string(PathBuf::from(&pub_path))
+            .ok()
+            .filter(|p| !p.trim().is_empty());
+        let mut cert_path = path.as_os_str().to_owned();
+        cert_path.push("-cert.pub");
+        let certificate = std::fs::read_to_string(PathBuf::from(cert_path))
             .ok()
             .filter(|p| !p.trim().is_empty());
         let key = Arc::new(KeyMaterial {
             private_pem,
             public,
+            certificate,
         });
         keys.insert(path.to_path_buf(), Arc::clone(&key));
         Ok(key)
@@ -166,6 +221,21 @@ mod tests {
         assert_eq!(ctx.cached_keys(), 1);
         assert!(ctx.key(&dir.path().join("missing")).is_err());
         assert_eq!(ctx.cached_keys(), 1);
+    }
+
+    #[test]
+    fn encrypted_keys_are_told_from_plain_ones() {
+        let key = |pem: &str| KeyMaterial {
+            private_pem: pem.into(),
+            public: None,
+            certificate: None,
+        };
+        // The first line of the body of `ssh-keygen -t ed25519` keys, plain and with -N.
+        let plain = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n";
+        let encrypted = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAACmFlczI1Ni1jdHIAAAAGYmNyeXB0AAAAGAAAABDxZq\n";
+        assert!(!key(plain).looks_encrypted());
+        assert!(key(encrypted).looks_encrypted());
+        assert!(key("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n").looks_encrypted());
     }
 
     #[test]

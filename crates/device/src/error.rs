@@ -53,6 +53,27 @@ pub(crate) enum SessionError {
         #[source]
         source: Option<Cause>,
     },
+    #[error("the device and netsweep agreed on no algorithm")]
+    KexFailed {
+        #[source]
+        source: Cause,
+    },
+    #[error("the device offers only {offered}, none of which netsweep offers")]
+    NoCommonAlgorithm { offered: String, advice: String },
+    #[error("{detail}")]
+    Settings { detail: String },
+    #[error("jump host {hop}: {source}")]
+    JumpHost {
+        hop: String,
+        #[source]
+        source: Box<SessionError>,
+    },
+    #[error("jump host {hop} could not connect to {target} ({detail})")]
+    JumpUnreachable {
+        hop: String,
+        target: String,
+        detail: String,
+    },
     #[error("the host key of {entry} differs from the one recorded in {}", file.display())]
     HostKeyChanged { entry: String, file: PathBuf },
     #[error("{entry} is not in {} and the host key policy is strict", file.display())]
@@ -63,11 +84,19 @@ pub(crate) enum SessionError {
     KnownHosts { file: PathBuf, detail: String },
     #[error("the device rejected user {user} (tried {tried})")]
     AuthRejected { user: String, tried: String },
+    #[error("the device could not check the credentials: it said {notice:?}")]
+    AuthUnavailable { notice: String },
     #[error("could not read key file {}", path.display())]
     KeyFile {
         path: PathBuf,
         #[source]
         source: io::Error,
+    },
+    #[error("could not use key file {}{}", path.display(), key_trouble(*passphrase_given, *encrypted))]
+    KeyUnusable {
+        path: PathBuf,
+        passphrase_given: bool,
+        encrypted: bool,
     },
     #[error("no password or key file is configured for user {user} and ssh-agent did not log in")]
     NoCredentials {
@@ -75,6 +104,8 @@ pub(crate) enum SessionError {
         #[source]
         source: Option<Cause>,
     },
+    #[error("the device asks for a password and none is configured for user {user}")]
+    NoPassword { user: String },
     #[error("the device refused privileged mode{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     EnableRejected { detail: Option<String> },
     #[error("the device asks for an enable secret and none is configured")]
@@ -89,7 +120,15 @@ pub(crate) enum SessionError {
     Undetected { detail: String },
 }
 
-fn secs(d: Duration) -> String {
+fn key_trouble(passphrase_given: bool, encrypted: bool) -> &'static str {
+    match (passphrase_given, encrypted) {
+        (false, true) => ": it is encrypted and no passphrase is configured",
+        (true, _) => ": wrong passphrase, or a key format libssh2 cannot read",
+        (false, false) => ": libssh2 cannot read its format",
+    }
+}
+
+pub(crate) fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 1.0 && s.fract() == 0.0 {
         format!("{s:.0} s")
@@ -105,18 +144,26 @@ impl SessionError {
             SessionError::Resolve { .. }
             | SessionError::Refused { .. }
             | SessionError::ConnectTimeout { .. }
-            | SessionError::Connect { .. } => Stage::Connect,
+            | SessionError::Connect { .. }
+            | SessionError::JumpHost { .. }
+            | SessionError::JumpUnreachable { .. } => Stage::Connect,
             SessionError::Timeout { stage, .. }
             | SessionError::DeviceDeadline { stage, .. }
             | SessionError::Lost { stage, .. }
             | SessionError::Protocol { stage, .. } => *stage,
+            SessionError::KexFailed { .. }
+            | SessionError::NoCommonAlgorithm { .. }
+            | SessionError::Settings { .. } => Stage::Handshake,
             SessionError::HostKeyChanged { .. }
             | SessionError::HostKeyUnknown { .. }
             | SessionError::NoKnownHostsFile { .. }
             | SessionError::KnownHosts { .. } => Stage::HostKey,
             SessionError::AuthRejected { .. }
+            | SessionError::AuthUnavailable { .. }
             | SessionError::KeyFile { .. }
-            | SessionError::NoCredentials { .. } => Stage::Auth,
+            | SessionError::KeyUnusable { .. }
+            | SessionError::NoCredentials { .. }
+            | SessionError::NoPassword { .. } => Stage::Auth,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => Stage::Enable,
             SessionError::UnknownPlatform { .. } | SessionError::UnmappedCommand { .. } => default,
             SessionError::Undetected { .. } => Stage::Prompt,
@@ -129,13 +176,23 @@ impl SessionError {
             SessionError::Resolve { .. }
             | SessionError::Refused { .. }
             | SessionError::ConnectTimeout { .. }
-            | SessionError::Connect { .. } => Outcome::Unreachable,
+            | SessionError::Connect { .. }
+            | SessionError::JumpUnreachable { .. } => Outcome::Unreachable,
+            // A jump host that cannot be reached, hangs or drops the connection makes its
+            // devices unreachable; its refusals (credentials, host key) are the devices' too.
+            SessionError::JumpHost { source, .. } => match source.outcome() {
+                Outcome::TimedOut { .. } | Outcome::ConnectionLost { .. } => Outcome::Unreachable,
+                other => other,
+            },
             SessionError::Timeout { stage, .. } | SessionError::DeviceDeadline { stage, .. } => {
                 Outcome::TimedOut { stage: *stage }
             }
             SessionError::Lost { stage, .. } => Outcome::ConnectionLost { stage: *stage },
             SessionError::Protocol { .. }
             | SessionError::UnknownPlatform { .. }
+            | SessionError::KexFailed { .. }
+            | SessionError::NoCommonAlgorithm { .. }
+            | SessionError::Settings { .. }
             | SessionError::Undetected { .. } => Outcome::ProtocolError,
             SessionError::UnmappedCommand { .. } => Outcome::CommandError,
             SessionError::HostKeyChanged { .. }
@@ -144,7 +201,10 @@ impl SessionError {
             | SessionError::KnownHosts { .. } => Outcome::HostKeyMismatch,
             SessionError::AuthRejected { .. }
             | SessionError::KeyFile { .. }
-            | SessionError::NoCredentials { .. } => Outcome::AuthFailed,
+            | SessionError::KeyUnusable { .. }
+            | SessionError::NoCredentials { .. }
+            | SessionError::NoPassword { .. } => Outcome::AuthFailed,
+            SessionError::AuthUnavailable { .. } => Outcome::AuthUnavailable,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => {
                 Outcome::EnableFailed
             }
@@ -155,9 +215,19 @@ impl SessionError {
     /// to check.
     pub(crate) fn message(&self, current: Stage, command: Option<&str>) -> String {
         let stage = self.stage(current);
+        if let SessionError::JumpHost { hop, source } = self {
+            // The hop's own failure, told as the device's connect stage.
+            let inner = source.message(Stage::Connect, None);
+            let inner = inner
+                .split_once(": ")
+                .map_or(inner.as_str(), |(_, rest)| rest);
+            return format!("{stage}: jump host {hop}: {inner}");
+        }
         let advice = match self {
             SessionError::Resolve { .. } => "check the host name",
-            SessionError::Refused { .. } => "check the address, the port and that SSH is enabled",
+            SessionError::Refused { .. } => {
+                "check the address, the port and that the device's SSH (or telnet) service is enabled"
+            }
             SessionError::ConnectTimeout { .. } | SessionError::Connect { .. } => {
                 "check the address and that the device is reachable"
             }
@@ -167,8 +237,24 @@ impl SessionError {
             SessionError::DeviceDeadline { .. } => {
                 "the device is too slow for the deadline; raise --deadline if that is expected"
             }
+            SessionError::Lost {
+                stage: Stage::Auth, ..
+            } => {
+                "devices do so during login when their AAA server (TACACS+/RADIUS) does not answer; --retries retries it"
+            }
             SessionError::Lost { .. } => "the device or something in between dropped the session",
             SessionError::Protocol { .. } => "check the platform (device_type) and the device",
+            SessionError::JumpHost { .. } => "check the jump host",
+            SessionError::JumpUnreachable { .. } => {
+                "check the device's address as the jump host sees it, and that the jump host allows TCP forwarding (AllowTcpForwarding)"
+            }
+            SessionError::KexFailed { .. } => {
+                "the device may offer only algorithms netsweep does not offer by default; try `legacy_algorithms: true`"
+            }
+            SessionError::NoCommonAlgorithm { advice, .. } => advice.as_str(),
+            SessionError::Settings { .. } => {
+                "check the device's SSH settings (inventory, ssh_config)"
+            }
             SessionError::HostKeyChanged { .. } => {
                 "if the device was replaced or re-keyed, remove its old entry; otherwise this may be an attack"
             }
@@ -179,8 +265,15 @@ impl SessionError {
                 "check the known_hosts path and its permissions"
             }
             SessionError::AuthRejected { .. } => "check the username, password or key",
+            SessionError::AuthUnavailable { .. } => {
+                "its AAA server (TACACS+/RADIUS) is down or overloaded; --retries retries it, --connect-rate spares the server"
+            }
             SessionError::KeyFile { .. } => "check the key_file path and its permissions",
+            SessionError::KeyUnusable { .. } => {
+                "give the key's passphrase with key_passphrase_env or key_passphrase_file, or check the key"
+            }
             SessionError::NoCredentials { .. } => "configure a password or key_file",
+            SessionError::NoPassword { .. } => "configure the device's password",
             SessionError::EnableRejected { .. } => "check the enable secret",
             SessionError::NoEnableSecret => "configure the device's secret",
             SessionError::UnknownPlatform { .. } => "check the device_type",
@@ -249,6 +342,16 @@ mod tests {
         };
         let m = at_prompt.message(Stage::Prompt, Some("x"));
         assert!(!m.contains("while running"), "{m}");
+        let e = SessionError::AuthUnavailable {
+            notice: "% Error in authentication.".into(),
+        };
+        assert_eq!(e.outcome(), Outcome::AuthUnavailable);
+        assert!(e.outcome().is_transient());
+        let m = e.message(Stage::Auth, None);
+        assert!(
+            m.starts_with("auth: the device could not check the credentials: it said \"% Error in authentication.\""),
+            "{m}"
+        );
         let e = SessionError::AuthRejected {
             user: "cisco".into(),
             tried: "password".into(),

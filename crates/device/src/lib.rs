@@ -1,16 +1,18 @@
-//! One session to one device: connect, log in (SSH: handshake, host key, authentication),
-//! drive the platform's CLI (or SSH exec channels), and classify how it ended.
+//! One session to one device: connect, log in (SSH: handshake, host key, authentication;
+//! telnet: option negotiation and the device's login prompts), drive the platform's CLI (or
+//! SSH exec channels), and classify how it ended.
 //!
 //! The entry point is [`run_job`]: it walks the stages connect → handshake → host_key → auth →
-//! prompt → enable → command → close, reports each stage as it enters it, times them, and
-//! returns a [`DeviceRecord`] whatever happens: it never panics on device behaviour and never
-//! waits without a bound (sockets are used non-blocking and every wait has a deadline taken
-//! from the job's timeouts; libssh2's `Session::set_timeout` is set too, as a backstop).
+//! prompt → enable → command → close (telnet has no host_key), reports each stage as it enters
+//! it, times them, and returns a [`DeviceRecord`] whatever happens: it never panics on device
+//! behaviour and never waits without a bound (sockets are used non-blocking and every wait has
+//! a deadline taken from the job's timeouts; libssh2's `Session::set_timeout` is set too, as a
+//! backstop).
 //!
-//! The transport seam: `tcp` opens the connection and waits on it; `ssh` (the only transport
-//! so far) logs in and hands the CLI session a `cli_stream::CliStream`; `cli_session` drives
-//! any such stream (prompt, paging, privilege, error markers, output clean-up); exec channels
-//! are SSH's alone. Errors are transport-neutral `SessionError`s.
+//! The transport seam: `tcp` opens the connection and waits on it; `ssh` or `telnet` (as the
+//! job's target says) logs in and hands the CLI session a `cli_stream::CliStream`;
+//! `cli_session` drives any such stream (prompt, paging, privilege, error markers, output
+//! clean-up); exec channels are SSH's alone. Errors are transport-neutral `SessionError`s.
 //!
 //! Platforms are data: the platform table (netsweep-platform) says how to recognise each
 //! one's prompts, pager, denials and failed commands, and what to send; a new platform is a
@@ -20,6 +22,7 @@
 //! State shared between sessions of one process (keys read once, known_hosts files read once
 //! and the lock around them) lives in [`SessionContext`].
 
+mod aaa;
 mod cli_session;
 mod cli_stream;
 mod config_change;
@@ -30,6 +33,7 @@ mod error;
 mod platform;
 mod ssh;
 mod tcp;
+mod telnet;
 mod text;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -39,7 +43,7 @@ use std::time::Instant;
 use netsweep_platform::{Channel, Platform, ResolvedCommand};
 
 use netsweep_protocol::{
-    ChangeReport, CommandOutput, DeviceRecord, HostKeyPolicy, Job, Outcome, Stage, Timings,
+    ChangeReport, CommandOutput, DeviceRecord, Job, Outcome, Stage, Timings, Transport,
 };
 
 use cli_session::CliSession;
@@ -48,6 +52,7 @@ pub use context::SessionContext;
 use deadline::OverallDeadline;
 use error::{CommandFailure, SessionError};
 use platform::JobPlatform;
+use tcp::Socket;
 #[doc(hidden)]
 pub use tcp::set_quickack_enabled;
 
@@ -217,6 +222,7 @@ fn run(
         port: job.target.port,
         platform: job.target.platform.clone(),
         platform_detected: detected,
+        transport: job.target.transport,
         outcome,
         message,
         outputs,
@@ -316,50 +322,43 @@ impl Session<'_, '_> {
         // to it here ends the session cleanly, with its partial output, and frees the thread.
         let job = self.job;
         self.stages.enter(Stage::Connect);
-        let connect_timeout = job.timeouts.connect.min(job.timeouts.deadline);
-        let stream = tcp::connect(&job.target.host, job.target.port, connect_timeout)?;
-        self.over_ssh(stream, ctx, platform, commands, detected)
+        let overall = self.overall;
+        let open = || connect(job, ctx, overall);
+        let socket = open()?;
+        match job.target.transport {
+            Transport::Ssh => self.over_ssh(socket, ctx, platform, commands, detected, &open),
+            // Through jump hosts too: a bastion in front of an old telnet-only device is
+            // common.
+            Transport::Telnet => self.over_telnet(socket, ctx, platform, commands),
+        }
     }
 
     /// The session over SSH: log in, then the CLI session over a PTY shell channel, or one
-    /// exec channel per command.
+    /// exec channel per command. `reopen` opens another connection to the device (to ask it
+    /// what algorithms it offers, should the handshake find none in common).
     fn over_ssh(
         mut self,
-        stream: std::net::TcpStream,
+        socket: Socket,
         ctx: &SessionContext,
         platform: Option<&Platform>,
         commands: Option<Vec<ResolvedCommand>>,
         detected: &mut Option<String>,
+        reopen: &dyn Fn() -> Result<Socket, SessionError>,
     ) -> Result<(), SessionError> {
         let job = self.job;
         let target = &job.target;
         let timeout = job.timeouts.command;
 
-        self.stages.enter(Stage::Handshake);
-        let known_key_types = match (&job.known_hosts, job.host_key_policy) {
-            (Some(file), HostKeyPolicy::Strict | HostKeyPolicy::AcceptNew) => {
-                // A file that cannot be read fails the host key stage, with its own message.
-                ssh::known_hosts::known_key_types(ctx, file, &target.host, target.port)
-                    .unwrap_or_default()
-            }
-            _ => Vec::new(),
-        };
-        let conn = ssh::handshake(
-            stream,
-            timeout,
-            &known_key_types,
-            self.overall,
-            ctx.idle_hook(),
-        )?;
-
-        self.stages.enter(Stage::HostKey);
-        ssh::known_hosts::verify(
-            &conn.session,
+        let conn = ssh::open(
+            socket,
+            job,
             ctx,
-            job.host_key_policy,
-            job.known_hosts.as_deref(),
             &target.host,
             target.port,
+            &target.ssh.algorithms,
+            self.overall,
+            &mut |stage| self.stages.enter(stage),
+            reopen,
         )?;
 
         // Autodetect's first clue: the server's ident, before any login.
@@ -380,7 +379,11 @@ impl Session<'_, '_> {
         self.stages.enter(Stage::Auth);
         let user = format!("{}{}", target.username, suffix.unwrap_or_default());
         let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
-        ssh::authenticate(&conn, target, &user, ctx, &methods, timeout)?;
+        let login = ssh::Login {
+            user: &user,
+            ..ssh::Login::device(target)
+        };
+        ssh::authenticate(&conn, &login, ctx, &methods, timeout)?;
 
         let exec_only = match platform {
             Some(p) => p.spec().channel == Channel::Exec,
@@ -443,6 +446,55 @@ impl Session<'_, '_> {
         // Results are in; a device slow to say goodbye must not hold them up or change them.
         conn.close(timeout.min(std::time::Duration::from_secs(1)));
         Ok(())
+    }
+
+    /// The session over telnet: negotiate and log in by the device's prompts, then the CLI
+    /// session over the same connection. Every platform is a CLI over telnet (a Unix host is
+    /// its shell: telnet has no exec channels).
+    fn over_telnet(
+        mut self,
+        socket: Socket,
+        ctx: &SessionContext,
+        platform: Option<&Platform>,
+        commands: Option<Vec<ResolvedCommand>>,
+    ) -> Result<(), SessionError> {
+        let job = self.job;
+        let timeout = job.timeouts.command;
+        let Some(platform) = platform else {
+            return Err(SessionError::Undetected {
+                detail: "autodetect needs SSH (the server's ident and exec channels); give \
+                         the device's platform for telnet"
+                    .into(),
+            });
+        };
+        let commands = commands.unwrap_or_default();
+
+        self.stages.enter(Stage::Handshake);
+        let mut telnet = telnet::TelnetStream::new(socket, ctx.idle_hook())?;
+        let asked =
+            telnet::login::wait_for_login(&mut telnet, platform, &self.overall.within(timeout))?;
+
+        self.stages.enter(Stage::Auth);
+        let mut password_sent = false;
+        let stages = &mut *self.stages;
+        telnet::login::log_in(
+            &mut telnet,
+            asked,
+            &job.target,
+            platform,
+            timeout,
+            self.overall,
+            &mut || {
+                stages.enter(Stage::Prompt);
+                password_sent = true;
+            },
+        )?;
+        if !password_sent {
+            self.stages.enter(Stage::Prompt);
+        }
+        let deadline = self.overall.within(timeout);
+        let cli = CliSession::start(telnet, platform, timeout, self.overall, &deadline)?;
+        self.cli(cli, platform, &commands)
     }
 
     /// One exec channel per command (Unix hosts).
@@ -514,6 +566,21 @@ impl Session<'_, '_> {
         self.stages.enter(Stage::Close);
         cli.close();
         Ok(())
+    }
+}
+
+/// Opens the device's byte stream: a TCP connection, or a channel through its jump hosts.
+fn connect(
+    job: &Job,
+    ctx: &SessionContext,
+    overall: OverallDeadline,
+) -> Result<Socket, SessionError> {
+    let target = &job.target;
+    if target.ssh.jump_hosts.is_empty() {
+        let connect_timeout = job.timeouts.connect.min(job.timeouts.deadline);
+        tcp::connect(&target.host, target.port, connect_timeout).map(Socket::from)
+    } else {
+        ssh::jump::connect(job, ctx, &target.host, target.port, overall)
     }
 }
 

@@ -1,15 +1,19 @@
-//! The TCP connection to a device, whatever speaks over it: opening it, and waiting on its
-//! socket within a deadline, with the context's idle hook and the `TCP_QUICKACK` re-arm.
+//! The connection to a device, whatever speaks over it: opening it over TCP, and waiting on
+//! its socket within a deadline, with the context's idle hook and the `TCP_QUICKACK` re-arm.
 //!
-//! Every transport (SSH now, telnet next) reads and writes its socket without blocking and
+//! The socket is a TCP connection to the device, or, behind a jump host, one end of a socket
+//! pair whose other end a bridge thread forwards over an SSH channel (`ssh::jump`): to
+//! everything above this module the two are the same byte stream ([`Socket`]).
+//!
+//! Every transport (SSH, telnet) reads and writes its socket without blocking and
 //! waits through [`TcpLink::wait`], so each wait has an explicit deadline and each behaves the
 //! same way towards the pool (idle hook) and the kernel (quick ACKs). It knows nothing of what
 //! the bytes mean.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::AsFd;
-#[cfg(target_os = "linux")]
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -70,6 +74,80 @@ pub(crate) fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStr
     })
 }
 
+/// A device's byte stream: a TCP connection, or one end of a socket pair bridged to an SSH
+/// channel of a jump host.
+#[derive(Debug)]
+pub(crate) enum Socket {
+    Tcp(TcpStream),
+    Bridged(UnixStream),
+}
+
+impl Socket {
+    pub(crate) fn try_clone(&self) -> std::io::Result<Socket> {
+        Ok(match self {
+            Socket::Tcp(s) => Socket::Tcp(s.try_clone()?),
+            Socket::Bridged(s) => Socket::Bridged(s.try_clone()?),
+        })
+    }
+
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.set_nonblocking(nonblocking),
+            Socket::Bridged(s) => s.set_nonblocking(nonblocking),
+        }
+    }
+
+    fn shutdown(&self) {
+        let _ = match self {
+            Socket::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Socket::Bridged(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+}
+
+impl From<TcpStream> for Socket {
+    fn from(stream: TcpStream) -> Socket {
+        Socket::Tcp(stream)
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Socket::Tcp(s) => s.as_fd(),
+            Socket::Bridged(s) => s.as_fd(),
+        }
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+impl Read for &Socket {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => (&*s).read(buf),
+            Socket::Bridged(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Socket {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => (&*s).write(buf),
+            Socket::Bridged(s) => (&*s).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// What a wait is for: the socket becoming readable, writable, or either.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Interest {
@@ -81,14 +159,19 @@ pub(crate) enum Interest {
 /// A handle on the device's socket for waiting on it (the transport may own the socket
 /// itself, as libssh2 does), with the context's idle hook.
 pub(crate) struct TcpLink {
-    socket: TcpStream,
+    pub(crate) socket: Socket,
     /// Called once a wait has lasted its `after` (see `SessionContext::set_idle_hook`).
     idle: Option<Arc<IdleHook>>,
 }
 
 impl TcpLink {
-    pub(crate) fn new(socket: TcpStream, idle: Option<Arc<IdleHook>>) -> TcpLink {
+    pub(crate) fn new(socket: Socket, idle: Option<Arc<IdleHook>>) -> TcpLink {
         TcpLink { socket, idle }
+    }
+
+    /// The socket, for a transport that reads and writes it itself (telnet).
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.socket
     }
 
     /// Waits until the socket is ready for `interest`, `at_most` (the caller looks again
@@ -157,19 +240,26 @@ impl TcpLink {
     /// (≈ 40 ms); see [`TcpLink::wait`]. The kernel drops back to delayed ACKs by itself,
     /// hence "re-arm" each time a reply arrives.
     fn rearm_quickack(&self) {
-        if QUICKACK.load(Ordering::Relaxed) {
-            quickack(&self.socket);
+        if let Socket::Tcp(socket) = &self.socket {
+            rearm_quickack(socket);
         }
     }
 
     /// Shuts the socket both ways, so nothing lingers whoever else holds it.
     pub(crate) fn shutdown(&self) {
-        let _ = self.socket.shutdown(std::net::Shutdown::Both);
+        self.socket.shutdown();
+    }
+}
+
+/// Re-arms `TCP_QUICKACK` on `socket` (when enabled): see [`TcpLink::wait`].
+pub(crate) fn rearm_quickack(socket: &TcpStream) {
+    if QUICKACK.load(Ordering::Relaxed) {
+        quickack(socket);
     }
 }
 
 /// `wait` as poll's timeout: at least 1 ms (poll rounds down), at most what it can hold.
-fn poll_timeout(wait: Duration) -> PollTimeout {
+pub(crate) fn poll_timeout(wait: Duration) -> PollTimeout {
     PollTimeout::try_from(wait.max(Duration::from_millis(1))).unwrap_or(PollTimeout::MAX)
 }
 

@@ -5,16 +5,17 @@
 //! and the caller reports them all. This module must not print and must never put a
 //! credential into a problem message.
 //!
-//! The reader's parts: `fields` (the tables of spellings), `credentials`, `simulate` (the
-//! `simulate:` block) and `names` (default names and duplicates); here, the document's shape,
+//! The reader's parts: `fields` (the tables of spellings), `credentials`, `jump` (`jump_host:`
+//! hops and the SSH settings), `simulate` (the `simulate:` block) and `names` (default names
+//! and duplicates); here, the document's shape,
 //! `defaults:` merging and the plain fields.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use netsweep_platform::{AUTODETECT, PlatformTable, Transport};
-use netsweep_protocol::DeviceTarget;
+use netsweep_platform::{AUTODETECT, PlatformTable};
+use netsweep_protocol::{DeviceTarget, Transport};
 
 use crate::duration;
 use crate::error::{Location, Problem, ProblemKind};
@@ -23,6 +24,7 @@ use crate::{InventoryDevice, PLATFORMS_KEY, TimeoutOverrides};
 
 mod credentials;
 mod fields;
+mod jump;
 mod names;
 mod simulate;
 
@@ -44,6 +46,13 @@ pub(crate) struct Reader<'a> {
     /// Names written in entries that were not read for other problems, so duplicates of them
     /// are reported too.
     rejected_names: Vec<(String, Position)>,
+}
+
+/// What a `device_type` name says: the canonical platform, and the transport when the name
+/// implies one (`cisco_ios_telnet`); other names leave it to `transport:` (SSH by default).
+struct DeviceType {
+    platform: String,
+    transport: Option<Transport>,
 }
 
 /// The field map of one entry (or of `defaults:`) after spelling checks.
@@ -304,6 +313,8 @@ impl<'a> Reader<'a> {
             return None;
         };
         let mut fields = self.collect_fields(pairs, "device entry", ENTRY_FIELDS);
+        let own_device_type = fields.contains_key(&Slot::DeviceType);
+        let own_transport = fields.contains_key(&Slot::Transport);
         for (slot, field) in defaults {
             fields.entry(*slot).or_insert(*field);
         }
@@ -313,14 +324,25 @@ impl<'a> Reader<'a> {
         let explicit_name = fields
             .get(&Slot::Name)
             .and_then(|f| self.name(f).map(|n| (n, position(f.value))));
-        let platform = self.required(&fields, Slot::DeviceType, "device_type", entry);
-        let platform = platform.and_then(|f| self.device_type(f));
+        let device_type = self.required(&fields, Slot::DeviceType, "device_type", entry);
+        let device_type = device_type.and_then(|f| self.device_type(f));
+        let transport = match (fields.get(&Slot::Transport), &device_type) {
+            (Some(f), Some(dt)) => {
+                // An entry's own device type outranks a transport from `defaults:`.
+                let defaults_only = own_device_type && !own_transport;
+                self.transport(f, dt, defaults_only)
+            }
+            (Some(f), None) => self.transport_value(f),
+            (None, Some(dt)) => Some(dt.transport.unwrap_or_default()),
+            (None, None) => None,
+        };
+        let platform = device_type.map(|dt| dt.platform);
         let host = self
             .required(&fields, Slot::Host, "host", entry)
             .and_then(|f| self.host(f));
         let port = match fields.get(&Slot::Port) {
             Some(f) => self.port(f),
-            None => Some(22),
+            None => transport.map(Transport::default_port),
         };
         let username = self
             .required(&fields, Slot::Username, "username", entry)
@@ -332,6 +354,7 @@ impl<'a> Reader<'a> {
             .get(&Slot::Secret)
             .and_then(|f| self.credential(f, "secret"));
         let key_file = fields.get(&Slot::KeyFile).and_then(|f| self.key_file(f));
+        let ssh = self.ssh_settings(&fields);
         let timeouts = TimeoutOverrides {
             connect_timeout: fields.get(&Slot::Connect).and_then(|f| self.duration(f)),
             command_timeout: fields.get(&Slot::Command).and_then(|f| self.duration(f)),
@@ -362,10 +385,12 @@ impl<'a> Reader<'a> {
                     host: host?,
                     port: port?,
                     platform: platform?,
-                    username: username?,
+                    transport: transport?,
                     password,
                     secret,
                     key_file,
+                    ssh: ssh.finish(username.as_deref()),
+                    username: username?,
                     groups,
                 },
                 timeouts,
@@ -440,20 +465,26 @@ impl<'a> Reader<'a> {
         self.plain_string(f)
     }
 
-    fn device_type(&mut self, f: &Field<'_>) -> Option<String> {
+    fn device_type(&mut self, f: &Field<'_>) -> Option<DeviceType> {
         let written = self.text(f)?;
         if written == AUTODETECT {
-            return Some(AUTODETECT.to_owned());
+            return Some(DeviceType {
+                platform: AUTODETECT.to_owned(),
+                transport: None,
+            });
         }
-        let hint = match self.platforms.resolve(written) {
-            Some(t) if t.transport == Transport::Ssh => {
-                return Some(t.platform.name().to_owned());
-            }
-            Some(_) => "; netsweep connects over SSH only",
-            None if written.ends_with("_telnet") || written.ends_with("_serial") => {
-                "; netsweep connects over SSH only"
-            }
-            None => "",
+        if let Some(t) = self.platforms.resolve(written) {
+            // A `*_telnet` alias of the table says telnet; other names leave it to
+            // `transport:`.
+            return Some(DeviceType {
+                platform: t.platform.name().to_owned(),
+                transport: (t.transport == Transport::Telnet).then_some(Transport::Telnet),
+            });
+        }
+        let hint = if written.ends_with("_serial") {
+            "; netsweep does not connect over serial lines"
+        } else {
+            ""
         };
         let mut supported: Vec<String> = self
             .platforms
@@ -472,6 +503,45 @@ impl<'a> Reader<'a> {
             },
         );
         None
+    }
+
+    /// `ssh` or `telnet`.
+    fn transport_value(&mut self, f: &Field<'_>) -> Option<Transport> {
+        let written = self.text(f)?;
+        match written.parse() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.invalid(f, format!("`{written}` is not a transport (ssh or telnet)"));
+                None
+            }
+        }
+    }
+
+    /// The `transport` field against the one a `*_telnet` device type implies. When
+    /// `defaults_only` (the field comes from `defaults:`, the device type from the entry), the
+    /// device type wins; otherwise saying both ways is a mistake.
+    fn transport(
+        &mut self,
+        f: &Field<'_>,
+        device_type: &DeviceType,
+        defaults_only: bool,
+    ) -> Option<Transport> {
+        let written = self.transport_value(f)?;
+        match device_type.transport {
+            Some(implied) if implied != written => {
+                if defaults_only {
+                    return Some(implied);
+                }
+                self.invalid(
+                    f,
+                    format!(
+                        "`{written}` contradicts the device_type, which connects over {implied}"
+                    ),
+                );
+                None
+            }
+            _ => Some(written),
+        }
     }
 
     fn host(&mut self, f: &Field<'_>) -> Option<String> {

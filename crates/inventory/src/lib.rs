@@ -26,8 +26,10 @@
 //! plus overrides. Entries may then use them as `device_type`, as well as `autodetect`.
 //!
 //! A plain top-level list of entries also works (no groups). Entry fields: `name`,
-//! `device_type`, `host`/`ip`, `port` (22), `username`, `password`/`password_env`/
-//! `password_file`, `secret`/`secret_env`/`secret_file`, `key_file`, `connect_timeout`
+//! `device_type`, `host`/`ip`, `port` (22; 23 over telnet), `transport` (`ssh`, the default,
+//! or `telnet`; a `*_telnet` device type says telnet too), `username`,
+//! `password`/`password_env`/`password_file`, `secret`/`secret_env`/`secret_file`,
+//! `key_file`, `connect_timeout`
 //! (netmiko `conn_timeout`), `command_timeout` (netmiko `timeout`, `read_timeout_override`),
 //! `deadline`, `groups`, `simulate`. Durations are `10s`, `500ms`, `2m`, `1m30s` or a
 //! number of seconds. Relative paths are relative to the inventory's directory.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use netsweep_inventory::{
     Inventory, InventoryError, ProblemKind, SimSettings, load, load_with_env, parse,
 };
-use netsweep_protocol::Timeouts;
+use netsweep_protocol::{Timeouts, Transport};
 
 /// Parses `yaml` as if read from `devices.yaml` in the working directory, with `env` as the
 /// whole environment.
@@ -354,8 +354,9 @@ fn unknown_field_names_the_field_the_position_and_a_suggestion() {
     assert_eq!(
         text,
         "devices.yaml:5:5: unknown field `pasword` in device entry, did you mean `password`? \
-         (expected one of: name, device_type, host, ip, port, username, password, password_env, \
-         password_file, secret, secret_env, secret_file, key_file, connect_timeout, conn_timeout, \
+         (expected one of: name, device_type, host, ip, port, transport, username, password, password_env, \
+         password_file, secret, secret_env, secret_file, key_file, key_passphrase, key_passphrase_env, key_passphrase_file, jump_host, \
+         legacy_algorithms, connect_timeout, conn_timeout, \
          command_timeout, timeout, read_timeout_override, deadline, groups, simulate)"
     );
 }
@@ -461,19 +462,82 @@ fn a_duplicate_name_is_reported_beside_other_problems() {
 #[test]
 fn unknown_device_type_lists_the_supported_ones() {
     let text = err_text(
-        "- {device_type: juniper_screenos, host: h, username: u}\n- {device_type: cisco_ios_telnet, host: h2, username: u}\n",
+        "- {device_type: juniper_screenos, host: h, username: u}\n- {device_type: cisco_ios_serial, host: h2, username: u}\n",
         &[],
     );
-    let supported = "arista_eos, autodetect, cisco_asa, cisco_ios, cisco_nxos, cisco_xe, cisco_xr, \
-                     h3c_comware, hp_comware, hpe_comware, huawei, huawei_vrp, juniper, \
-                     juniper_junos, linux, mikrotik_routeros";
+    let mut names: Vec<&str> = netsweep_platform::builtin().device_type_names();
+    names.push("autodetect");
+    names.sort();
+    let supported = names.join(", ");
     assert_eq!(
         text,
         format!(
             "devices.yaml:1:17: unknown device_type `juniper_screenos` (supported: {supported})\n\
-             devices.yaml:2:17: unknown device_type `cisco_ios_telnet` (supported: {supported}); \
-             netsweep connects over SSH only"
+             devices.yaml:2:17: unknown device_type `cisco_ios_serial` (supported: {supported}); \
+             netsweep does not connect over serial lines"
         )
+    );
+}
+
+#[test]
+fn telnet_comes_from_a_telnet_device_type_or_transport_and_its_port_is_23() {
+    let inv = ok("defaults:\n  username: u\n  password: hunter2\nrouters:\n\
+         - {name: a, device_type: cisco_ios_telnet, host: 127.0.0.1}\n\
+         - {name: b, device_type: cisco_ios, host: 127.0.0.2, transport: telnet}\n\
+         - {name: c, device_type: cisco_ios_telnet, host: 127.0.0.3, port: 2323}\n\
+         - {name: d, device_type: cisco_ios, host: 127.0.0.4}\n\
+         - {name: e, device_type: linux_telnet, host: 127.0.0.5, transport: telnet}\n\
+         - {name: f, device_type: cisco_xe, host: 127.0.0.6, transport: ssh}\n");
+    let seen: Vec<(&str, &str, Transport, u16)> = inv
+        .devices
+        .iter()
+        .map(|d| {
+            let t = &d.target;
+            (t.name.as_str(), t.platform.as_str(), t.transport, t.port)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("a", "cisco_ios", Transport::Telnet, 23),
+            ("b", "cisco_ios", Transport::Telnet, 23),
+            ("c", "cisco_ios", Transport::Telnet, 2323),
+            ("d", "cisco_ios", Transport::Ssh, 22),
+            ("e", "linux", Transport::Telnet, 23),
+            ("f", "cisco_ios", Transport::Ssh, 22),
+        ]
+    );
+}
+
+#[test]
+fn a_transport_in_defaults_applies_to_every_entry_but_yields_to_an_entrys_telnet_device_type() {
+    let inv = ok(
+        "defaults:\n  username: u\n  device_type: cisco_ios\n  transport: telnet\nall:\n\
+         - {name: a, host: 127.0.0.1}\n\
+         - {name: b, host: 127.0.0.2, transport: ssh}\n",
+    );
+    let transports: Vec<(Transport, u16)> = inv
+        .devices
+        .iter()
+        .map(|d| (d.target.transport, d.target.port))
+        .collect();
+    assert_eq!(transports, [(Transport::Telnet, 23), (Transport::Ssh, 22)]);
+    let inv = ok("defaults:\n  username: u\n  transport: ssh\nall:\n\
+         - {name: a, device_type: cisco_ios_telnet, host: 127.0.0.1}\n");
+    assert_eq!(inv.devices[0].target.transport, Transport::Telnet);
+}
+
+#[test]
+fn a_contradicting_or_unknown_transport_is_refused() {
+    let text = err_text(
+        "- {device_type: cisco_ios_telnet, host: h, username: u, transport: ssh}\n\
+         - {device_type: cisco_ios, host: h2, username: u, transport: serial}\n",
+        &[],
+    );
+    assert_eq!(
+        text,
+        "devices.yaml:1:68: invalid `transport`: `ssh` contradicts the device_type, which connects over telnet\n\
+         devices.yaml:2:62: invalid `transport`: `serial` is not a transport (ssh or telnet)"
     );
 }
 
@@ -900,4 +964,84 @@ fn the_path_in_messages_is_the_one_the_user_gave() {
             .starts_with(&format!("{}:1:3: missing `username`", path.display())),
         "{e}"
     );
+}
+
+#[test]
+fn jump_hosts_key_passphrases_and_legacy_algorithms() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("phrase"), "file-pw-123\n").unwrap();
+    fs::write(dir.path().join("jump_key"), "not read here\n").unwrap();
+    let path = dir.path().join("devices.yaml");
+    fs::write(
+        &path,
+        "defaults:
+  device_type: cisco_ios
+  username: admin
+  jump_host: ops@bastion.example:2222
+routers:
+  - host: 10.0.0.1
+  - host: 10.0.0.2
+    legacy_algorithms: true
+    key_passphrase_file: phrase
+    jump_host:
+      - outer.example
+      - host: '::1'
+        port: 2200
+        username: inner
+        password_env: NS_JUMP_PW
+        key_file: jump_key
+  - host: 10.0.0.3
+    jump_host: ~
+",
+    )
+    .unwrap();
+    let env: HashMap<String, String> = [("NS_JUMP_PW".to_string(), "hunter2".to_string())].into();
+    let inv = parse(
+        fs::read(&path).unwrap().as_slice(),
+        &path,
+        netsweep_platform::builtin(),
+        &|k| env.get(k).cloned(),
+    )
+    .unwrap_or_else(|e| panic!("unexpected error:\n{e}"));
+    let ssh: Vec<_> = inv.devices.iter().map(|d| &d.target.ssh).collect();
+
+    assert_eq!(ssh[0].jump_hosts.len(), 1);
+    assert_eq!(ssh[0].jump_hosts[0].label(), "ops@bastion.example:2222");
+    assert!(!ssh[0].algorithms.legacy);
+
+    let hops: Vec<String> = ssh[1].jump_hosts.iter().map(|h| h.label()).collect();
+    // A hop without a user logs in as the device's user.
+    assert_eq!(hops, ["admin@outer.example:22", "inner@[::1]:2200"]);
+    let inner = &ssh[1].jump_hosts[1];
+    assert_eq!(inner.password.as_ref().unwrap().expose(), "hunter2");
+    assert_eq!(
+        inner.key_file.as_deref(),
+        Some(dir.path().join("jump_key").as_path())
+    );
+    assert!(ssh[1].algorithms.legacy);
+    assert_eq!(
+        ssh[1].key_passphrase.as_ref().unwrap().expose(),
+        "file-pw-123"
+    );
+    assert_no_secret(&format!("{:?}", inv.devices[1].target));
+
+    // `jump_host: ~` on an entry reaches it directly despite `defaults:`.
+    assert!(ssh[2].jump_hosts.is_empty());
+}
+
+#[test]
+fn bad_jump_hosts_are_named_with_their_line() {
+    let text = err_text(
+        "- {device_type: linux, host: a, username: u, jump_host: 'ops@bastion:99999'}
+- {device_type: linux, host: b, username: u, jump_host: {hots: x}}
+- {device_type: linux, host: c, username: u, legacy_algorithms: maybe}
+",
+        &[],
+    );
+    assert!(text.contains("devices.yaml:1"), "{text}");
+    assert!(text.contains("99999"), "{text}");
+    assert!(text.contains("devices.yaml:2"), "{text}");
+    assert!(text.contains("hots") && text.contains("host"), "{text}");
+    assert!(text.contains("devices.yaml:3"), "{text}");
+    assert!(text.contains("legacy_algorithms"), "{text}");
 }

@@ -33,6 +33,7 @@ fn main() {
         port: 20_000,
         platform: "cisco_ios".into(),
         platform_detected: None,
+        transport: Default::default(),
         outcome: Outcome::Ok,
         message: String::new(),
         outputs: vec![CommandOutput {

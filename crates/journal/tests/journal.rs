@@ -33,6 +33,7 @@ fn record(device: &str, outcome: Outcome) -> DeviceRecord {
         port: 2222,
         platform: "cisco_ios".into(),
         platform_detected: None,
+        transport: Default::default(),
         outcome,
         message: format!("{device} finished"),
         outputs: vec![CommandOutput {
@@ -57,11 +58,13 @@ fn target(name: &str) -> DeviceTarget {
         host: "127.0.1.1".into(),
         port: 2222,
         platform: "cisco_ios".into(),
+        transport: Default::default(),
         username: "u".into(),
         password: None,
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 

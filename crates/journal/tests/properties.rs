@@ -28,6 +28,7 @@ fn record(i: usize, output: &str) -> DeviceRecord {
         port: 2222,
         platform: "cisco_ios".into(),
         platform_detected: None,
+        transport: Default::default(),
         outcome: if i.is_multiple_of(3) {
             Outcome::AuthFailed
         } else {

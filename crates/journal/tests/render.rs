@@ -33,6 +33,7 @@ fn rec(
         port: 2222,
         platform: "cisco_ios".into(),
         platform_detected: None,
+        transport: Default::default(),
         outcome,
         message: String::new(),
         outputs,

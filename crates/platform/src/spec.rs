@@ -68,34 +68,9 @@ pub struct Alias {
     pub port: Option<u16>,
 }
 
-/// How a `device_type` name connects.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// SSH (port 22).
-    #[default]
-    Ssh,
-    /// Telnet (port 23). Names only: netsweep does not connect over telnet yet.
-    Telnet,
-}
-
-impl Transport {
-    /// The transport's usual port.
-    pub fn default_port(self) -> u16 {
-        match self {
-            Transport::Ssh => 22,
-            Transport::Telnet => 23,
-        }
-    }
-
-    /// `ssh` or `telnet`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Ssh => "ssh",
-            Transport::Telnet => "telnet",
-        }
-    }
-}
+/// How a `device_type` name connects: the protocol's own type, so that a name's transport
+/// travels in jobs and records unchanged.
+pub use netsweep_protocol::Transport;
 
 /// How commands reach the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

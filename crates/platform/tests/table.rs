@@ -41,15 +41,39 @@ fn the_builtin_table_has_the_ten_platforms_and_every_regex_compiles() {
 }
 
 #[test]
-fn every_name_and_alias_resolves_to_its_platform_over_ssh() {
+fn every_name_and_alias_resolves_to_its_platform_and_transport() {
     for p in builtin().platforms() {
         for name in p.spec().device_type_names() {
             let t = builtin()
                 .resolve(name)
                 .unwrap_or_else(|| panic!("{name} does not resolve"));
             assert_eq!(t.platform.name(), p.name(), "{name}");
-            assert_eq!(t.transport, Transport::Ssh, "{name}");
+            let expected = if name.ends_with("_telnet") {
+                Transport::Telnet
+            } else {
+                Transport::Ssh
+            };
+            assert_eq!(t.transport, expected, "{name}");
+            assert_eq!(t.port, None, "{name}: the transport's own port");
         }
+    }
+    // netmiko's telnet device types for the platforms netsweep drives over telnet.
+    for (name, canonical) in [
+        ("cisco_ios_telnet", "cisco_ios"),
+        ("cisco_nxos_telnet", "cisco_nxos"),
+        ("arista_eos_telnet", "arista_eos"),
+        ("juniper_junos_telnet", "juniper_junos"),
+        ("huawei_telnet", "huawei"),
+        ("hp_comware_telnet", "hp_comware"),
+        ("cisco_asa_telnet", "cisco_asa"),
+        ("linux_telnet", "linux"),
+    ] {
+        let t = builtin().resolve(name).unwrap();
+        assert_eq!(
+            (t.platform.name(), t.transport),
+            (canonical, Transport::Telnet)
+        );
+        assert_eq!(t.transport.default_port(), 23);
     }
     for (alias, canonical) in [
         ("cisco_xe", "cisco_ios"),

@@ -12,18 +12,30 @@
 //! Time comes from a [`Clock`], the system's in production; the unit tests (`tests`, with the
 //! scripted backend of `fake`) run the same code on a virtual clock, so deadlines, grace
 //! periods and back-offs of seconds take no real time and every interleaving is reproducible.
+//!
+//! It also applies the sweep's [`SweepControls`]: the pace of new sessions (`rate`), the
+//! per-group limit (`queue`), the canary that must pass before the rest start, and the
+//! failure limit. A sweep that stops on one of those starts no new device; devices already
+//! started finish (retries included), and the devices never started get no record, so a
+//! resume continues exactly where it stopped.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use netsweep_protocol::{AttemptSummary, CommandOutput, DeviceRecord, Job, JobId, Outcome, Stage};
 
 use crate::backend::{Backend, SlotBody, SlotMsg, Stopping};
+use crate::controls::{Canary, StopReason, SweepControls};
 use crate::{Cancel, CancelLevel, Executor, PoolConfig, PoolError, PoolEvent, RunStats};
+
+use self::queue::Queue;
+use self::rate::RateGate;
 
 #[cfg(test)]
 mod fake;
+mod queue;
+mod rate;
 #[cfg(test)]
 mod tests;
 
@@ -140,6 +152,15 @@ impl<B: Backend, C: Clock> Executor for Dispatcher<B, C> {
         on_event: &mut dyn FnMut(PoolEvent),
     ) -> Result<RunStats, PoolError> {
         let (tx, rx) = mpsc::channel();
+        let controls = &self.config.controls;
+        let mut queue = Queue::new(controls.max_per_group, &jobs);
+        let total = jobs.len();
+        let (canaries, held) = split_canary(controls, jobs);
+        let waiting: HashSet<JobId> = canaries.iter().map(|(_, job)| job.id).collect();
+        for (index, job) in canaries {
+            queue.push_first(index, job);
+        }
+        let canary = (!held.is_empty()).then(|| CanaryPhase::new(waiting, held));
         let mut run = Run {
             config: &self.config,
             backend: &mut self.backend,
@@ -147,14 +168,63 @@ impl<B: Backend, C: Clock> Executor for Dispatcher<B, C> {
             tx,
             rx,
             slots: Vec::new(),
-            queue: jobs.into(),
+            queue,
             retries: BTreeMap::new(),
             retries_queued: 0,
             history: HashMap::new(),
             stats: RunStats::default(),
             cancel_deadline: None,
+            total,
+            rate: controls.connect_rate.map(|r| RateGate::new(r.interval())),
+            canary,
+            failed: 0,
+            failure_limit: controls.max_failures.map(|l| l.resolve(total)),
+            stopped: None,
+            dropped: Vec::new(),
+            interrupted: false,
         };
         run.drive(cancel, on_event)
+    }
+}
+
+/// The jobs that start first, and those held back until the canary has passed (none without
+/// a canary, or when the canary is every job or none: there is then nothing to hold or to
+/// test). Each with its place in the sweep's order.
+type Numbered = Vec<(usize, Job)>;
+
+fn split_canary(controls: &SweepControls, jobs: Vec<Job>) -> (Numbered, Numbered) {
+    let numbered = jobs.into_iter().enumerate();
+    let (canaries, held): (Numbered, Numbered) = match &controls.canary {
+        None => (numbered.collect(), Vec::new()),
+        Some(Canary::First(n)) => numbered.partition(|(index, _)| index < n),
+        Some(Canary::Group(group)) => {
+            numbered.partition(|(_, job)| job.target.groups.iter().any(|g| g == group))
+        }
+    };
+    if canaries.is_empty() {
+        return (held, Vec::new());
+    }
+    (canaries, held)
+}
+
+/// The canary while it runs: the devices that must all end `ok` before the others start.
+struct CanaryPhase {
+    /// Canary devices without a final record yet.
+    waiting: HashSet<JobId>,
+    canaries: usize,
+    failed: usize,
+    /// The other jobs, with their places in the sweep's order.
+    held: Numbered,
+}
+
+impl CanaryPhase {
+    fn new(waiting: HashSet<JobId>, held: Numbered) -> Self {
+        CanaryPhase {
+            canaries: waiting.len(),
+            waiting,
+            failed: 0,
+            held,
+        }
     }
 }
 
@@ -166,7 +236,7 @@ struct Run<'a, B: Backend, C: Clock> {
     tx: Sender<SlotMsg>,
     rx: Receiver<SlotMsg>,
     slots: Vec<Slot>,
-    queue: VecDeque<Job>,
+    queue: Queue,
     /// Jobs waiting out their back-off, by due time, ties broken by `retries_queued` at the
     /// time (so two retries due at the same instant never share a key).
     retries: BTreeMap<(Instant, u64), Job>,
@@ -176,6 +246,19 @@ struct Run<'a, B: Backend, C: Clock> {
     stats: RunStats,
     /// When a graceful stop turns into stopping in-flight devices.
     cancel_deadline: Option<Instant>,
+    /// Jobs in the sweep.
+    total: usize,
+    rate: Option<RateGate>,
+    canary: Option<CanaryPhase>,
+    /// Devices whose final record is a failure (not `ok`, not `cancelled`).
+    failed: usize,
+    failure_limit: Option<usize>,
+    stopped: Option<StopReason>,
+    /// Jobs a stop kept from ever starting.
+    dropped: Vec<JobId>,
+    /// Cancellation was asked for: the canary and the failure limit decide nothing more
+    /// (nothing new starts anyway, and a cancelled canary did not fail).
+    interrupted: bool,
 }
 
 /// How long the dispatcher sleeps at most, so that cancellation is noticed promptly.
@@ -200,7 +283,7 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
     ) -> Result<RunStats, PoolError> {
         // Slots start empty: `dispatch` starts each worker as it hands it its first job, so
         // the first device starts at once rather than after every worker has been spawned.
-        let wanted = self.config.workers.min(self.queue.len().max(1));
+        let wanted = self.config.workers.min(self.total.max(1));
         self.slots = (0..wanted)
             .map(|_| Slot {
                 generation: 0,
@@ -239,12 +322,19 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
 
         self.shutdown_workers();
         self.stats.worker_peak_rss_kib = self.backend.peak_worker_rss_kib();
-        self.stats.not_started = self
+        let held = self.canary.take().map(|c| c.held).unwrap_or_default();
+        let mut not_started: Vec<JobId> = self
             .queue
-            .drain(..)
+            .remove_where(|_| true)
+            .into_iter()
             .chain(std::mem::take(&mut self.retries).into_values())
+            .chain(held.into_iter().map(|(_, job)| job))
             .map(|j| j.id)
+            .chain(self.dropped.drain(..))
             .collect();
+        not_started.sort_unstable();
+        self.stats.not_started = not_started;
+        self.stats.stopped = self.stopped.take();
         Ok(std::mem::take(&mut self.stats))
     }
 
@@ -259,7 +349,7 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
     }
 
     fn no_work_left(&self) -> bool {
-        self.queue.is_empty() && self.retries.is_empty()
+        self.queue.is_empty() && self.retries.is_empty() && self.canary.is_none()
     }
 
     /// True when no slot is running or stopping a device.
@@ -272,7 +362,8 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
         })
     }
 
-    /// Hands ready jobs to idle workers; refills empty slots while there is work.
+    /// Hands startable jobs to idle workers (starting workers for empty slots), as the
+    /// connect rate and the group limit allow.
     fn dispatch(&mut self, on_event: &mut dyn FnMut(PoolEvent)) -> Result<(), PoolError> {
         let now = self.clock.now();
         while let Some(entry) = self.retries.first_entry() {
@@ -280,19 +371,29 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
                 break;
             }
             let job = entry.remove();
-            self.queue.push_front(job);
+            self.queue.push_retry(job);
         }
         for slot in 0..self.slots.len() {
-            if self.queue.is_empty() {
+            if !self.queue.might_start() {
                 break;
             }
+            if !matches!(self.slots[slot].state, SlotState::Empty | SlotState::Idle) {
+                continue;
+            }
+            if let Some(rate) = &self.rate
+                && rate.closed_until(now).is_some()
+            {
+                break;
+            }
+            let Some(job) = self.queue.pop_startable() else {
+                break;
+            };
             if matches!(self.slots[slot].state, SlotState::Empty) {
                 self.spawn(slot)?;
             }
-            if !matches!(self.slots[slot].state, SlotState::Idle) {
-                continue;
+            if let Some(rate) = &mut self.rate {
+                rate.take(now);
             }
-            let job = self.queue.pop_front().expect("checked non-empty");
             let worker = self.backend.label(slot);
             let started = self.clock.now();
             let inflight = InFlight {
@@ -346,6 +447,13 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
             && let Some((due, _)) = self.retries.keys().next()
         {
             next = next.min(*due);
+        }
+        // The next session may start then, if there is one to start.
+        if level == CancelLevel::None
+            && self.queue.might_start()
+            && let Some(open) = self.rate.as_ref().and_then(|r| r.closed_until(now))
+        {
+            next = next.min(open);
         }
         // Once passed, the cancel deadline has done its work: nothing is left to stop.
         if let Some(d) = self.cancel_deadline
@@ -554,6 +662,9 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
 
     fn apply_cancel(&mut self, level: CancelLevel, on_event: &mut dyn FnMut(PoolEvent)) {
         let now = self.clock.now();
+        if level != CancelLevel::None {
+            self.interrupted = true;
+        }
         let force = match level {
             CancelLevel::None => return,
             CancelLevel::Graceful => {
@@ -598,6 +709,7 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
             worker,
             ..
         } = f;
+        self.queue.ended(job.id);
         if record.outputs.is_empty() {
             record.outputs = outputs;
         }
@@ -628,10 +740,85 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
         }
         record.previous_attempts = self.history.remove(&job.id).unwrap_or_default();
         self.stats.finished += 1;
+        let outcome = record.outcome;
         on_event(PoolEvent::Finished {
             job: job.id,
             record: Box::new(record),
         });
+        self.apply_controls(job.id, outcome, on_event);
+    }
+
+    /// After a device's final record: counts a failure, settles the canary, and stops the
+    /// sweep when the canary failed or the failure limit is reached.
+    fn apply_controls(
+        &mut self,
+        job: JobId,
+        outcome: Outcome,
+        on_event: &mut dyn FnMut(PoolEvent),
+    ) {
+        // A cancelled device did not fail; the sweep was interrupted.
+        let failed = !outcome.is_ok() && outcome != Outcome::Cancelled;
+        if failed {
+            self.failed += 1;
+        }
+        if self.interrupted {
+            return;
+        }
+        if let Some(phase) = &mut self.canary
+            && phase.waiting.remove(&job)
+        {
+            if failed {
+                phase.failed += 1;
+            }
+            if phase.waiting.is_empty() {
+                let (canaries, failed_canaries) = (phase.canaries, phase.failed);
+                if failed_canaries == 0 {
+                    let phase = self.canary.take().expect("checked above");
+                    for (index, job) in phase.held {
+                        self.queue.push_first(index, job);
+                    }
+                    on_event(PoolEvent::CanaryPassed { devices: canaries });
+                } else {
+                    let reason = StopReason::CanaryFailed {
+                        failed: failed_canaries,
+                        canaries,
+                    };
+                    self.stop(reason, on_event);
+                }
+            }
+        }
+        if let Some(limit) = self.failure_limit
+            && failed
+            && self.failed >= limit
+            && self.stopped.is_none()
+        {
+            let reason = StopReason::TooManyFailures {
+                failed: self.failed,
+                limit,
+            };
+            self.stop(reason, on_event);
+        }
+    }
+
+    /// Starts no new device from now on: devices waiting for their first attempt (and those
+    /// held for the canary) never start and get no record. Started devices finish, retries
+    /// included. A limit reached when nothing is left to start stops nothing.
+    fn stop(&mut self, reason: StopReason, on_event: &mut dyn FnMut(PoolEvent)) {
+        let mut never: Vec<JobId> = self
+            .queue
+            .remove_where(|job| job.attempt == 1)
+            .iter()
+            .map(|job| job.id)
+            .collect();
+        if let Some(phase) = self.canary.take() {
+            never.extend(phase.held.iter().map(|(_, job)| job.id));
+        }
+        if never.is_empty() {
+            return;
+        }
+        self.dropped.extend(never);
+        self.stopped = Some(reason.clone());
+        on_event(PoolEvent::Stopped { reason });
     }
 
     /// Ends every worker at the end of a run, without leaving a process or zombie behind.

@@ -17,6 +17,7 @@
 //! through a callback, in the order it observes them, from the caller's thread.
 
 mod backend;
+pub mod controls;
 mod dispatch;
 mod fork_server;
 pub mod limits;
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use netsweep_protocol::{AttemptSummary, DeviceRecord, Job, JobId};
 
+pub use controls::{Canary, ConnectRate, FailureLimit, StopReason, SweepControls};
 pub use fork_server::ForkServerError;
 pub use retry::Backoff;
 
@@ -84,6 +86,8 @@ pub struct PoolConfig {
     pub kill_grace: Duration,
     /// After a graceful stop is requested, how long in-flight devices may take to finish.
     pub cancel_grace: Duration,
+    /// Pace of new sessions, per-group limit, canary and failure limit (all off by default).
+    pub controls: SweepControls,
 }
 
 impl PoolConfig {
@@ -96,6 +100,7 @@ impl PoolConfig {
             backoff: Backoff::default(),
             kill_grace: Duration::from_secs(2),
             cancel_grace: Duration::from_secs(10),
+            controls: SweepControls::default(),
         }
     }
 }
@@ -134,6 +139,17 @@ pub enum PoolEvent {
         /// The record (boxed: outputs can be megabytes and events move around).
         record: Box<DeviceRecord>,
     },
+    /// Every canary device ended `ok`: the other devices start now.
+    CanaryPassed {
+        /// Canary devices.
+        devices: usize,
+    },
+    /// The sweep starts no new device (devices already started finish): the canary failed
+    /// or the failure limit was reached. Sent once.
+    Stopped {
+        /// Why.
+        reason: StopReason,
+    },
 }
 
 /// What a finished run looked like from the pool's side.
@@ -141,8 +157,10 @@ pub enum PoolEvent {
 pub struct RunStats {
     /// Devices that got a final record.
     pub finished: usize,
-    /// Devices never started because the run was stopped.
+    /// Devices never started because the run was interrupted or stopped, by id.
     pub not_started: Vec<JobId>,
+    /// Why the run stopped starting devices before it had started them all, if it did.
+    pub stopped: Option<StopReason>,
     /// Worker processes (or threads) started over the run, replacements included.
     pub workers_spawned: usize,
     /// Workers that died or were killed mid-device.

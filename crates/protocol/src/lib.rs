@@ -9,7 +9,7 @@
 //!
 //! This crate must stay small and dependency-light (serde, serde_json, thiserror): it does no
 //! I/O beyond reading and writing frames on a byte stream it is handed, and it knows nothing of
-//! SSH, YAML, threads or processes.
+//! SSH, telnet, YAML, threads or processes.
 
 pub mod change;
 mod error_chain;
@@ -22,7 +22,8 @@ pub use change::{ChangeReport, ConfigChange, RejectedLine};
 pub use error_chain::error_chain;
 pub use frame::{CoordinatorMessage, FrameError, WorkerMessage};
 pub use job::{
-    DeviceTarget, HostKeyPolicy, Job, JobId, NamedCommand, ParseSpec, Secret, Timeouts, host_port,
+    AlgorithmList, Algorithms, DeviceTarget, HostKeyPolicy, Job, JobId, JumpHost, NamedCommand,
+    ParseSpec, Secret, SshSettings, Timeouts, Transport, host_port, parse_hop, wildcard_match,
 };
 pub use outcome::{AttemptSummary, CommandOutput, DeviceRecord, Outcome, Stage, Timings};
 pub use parsed::{ParsedRows, ParsedValue};

@@ -17,11 +17,12 @@ pub enum Stage {
     Queued,
     /// TCP connect.
     Connect,
-    /// SSH banner exchange and key exchange.
+    /// SSH banner exchange and key exchange; over telnet, option negotiation until the device
+    /// asks for a login (or shows its prompt).
     Handshake,
     /// Checking the server's host key against known_hosts.
     HostKey,
-    /// User authentication.
+    /// User authentication (over telnet: answering the login and password prompts).
     Auth,
     /// Opening the shell, learning the prompt, turning paging off.
     Prompt,
@@ -82,6 +83,9 @@ pub enum Outcome {
     CommandError,
     /// The device rejected the credentials.
     AuthFailed,
+    /// The device could not check the credentials: it said its AAA server (TACACS+,
+    /// RADIUS) is unreachable or timed out. Unlike a rejection, this goes away on its own.
+    AuthUnavailable,
     /// Privileged mode was refused (wrong or missing secret).
     EnableFailed,
     /// Nothing answered: connection refused, no route, or the TCP connect timed out.
@@ -140,6 +144,7 @@ outcome_classes! {
     Ok => "ok",
     CommandError => "command_error",
     AuthFailed => "auth_failed",
+    AuthUnavailable => "auth_unavailable",
     EnableFailed => "enable_failed",
     Unreachable => "unreachable",
     TimedOut => "timed_out",
@@ -157,12 +162,14 @@ impl Outcome {
         matches!(self, Outcome::Ok)
     }
 
-    /// Failures that may go away on another try. Authentication and host-key failures never
-    /// do: retrying them only locks accounts and hides attacks.
+    /// Failures that may go away on another try. Rejected credentials and host keys never
+    /// do: retrying them only locks accounts and hides attacks. A device whose AAA server
+    /// did not answer rejected nothing.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
             Outcome::Unreachable
+                | Outcome::AuthUnavailable
                 | Outcome::TimedOut { .. }
                 | Outcome::ConnectionLost { .. }
                 | Outcome::WorkerCrashed { .. }
@@ -304,6 +311,9 @@ pub struct DeviceRecord {
     /// The platform autodetect found, for an `autodetect` device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_detected: Option<String>,
+    /// How the device was reached (`ssh` in records written before telnet existed).
+    #[serde(default)]
+    pub transport: crate::Transport,
     /// The classification, serialized as `"status"` and its fields (`stage`, `signal`, …).
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -347,6 +357,7 @@ impl DeviceRecord {
             port: target.port,
             platform: target.platform.clone(),
             platform_detected: None,
+            transport: target.transport,
             outcome,
             message: message.into(),
             outputs: Vec::new(),
@@ -370,6 +381,7 @@ mod tests {
             port: 2222,
             platform: "cisco_ios".into(),
             platform_detected: None,
+            transport: crate::Transport::Ssh,
             outcome,
             message: "m".into(),
             outputs: vec![CommandOutput {
@@ -399,6 +411,7 @@ mod tests {
             Outcome::Ok,
             Outcome::CommandError,
             Outcome::AuthFailed,
+            Outcome::AuthUnavailable,
             Outcome::EnableFailed,
             Outcome::Unreachable,
             Outcome::TimedOut {
@@ -433,6 +446,7 @@ mod tests {
     #[test]
     fn only_network_failures_are_transient() {
         assert!(Outcome::Unreachable.is_transient());
+        assert!(Outcome::AuthUnavailable.is_transient());
         assert!(!Outcome::AuthFailed.is_transient());
         assert!(!Outcome::HostKeyMismatch.is_transient());
         assert!(!Outcome::Ok.is_transient());

@@ -17,7 +17,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use netsweep_protocol::error_chain;
 
 use crate::{
-    Fleet, FleetSpec, GenerateOptions, Platform, SimError, Spread, parse_duration,
+    Fleet, FleetSpec, GenerateOptions, Platform, SimError, Spread, Transport, parse_duration,
     parse_fault_shares, parse_size, raise_fd_limit,
 };
 
@@ -54,9 +54,15 @@ fn after_help() -> String {
 }
 
 const AFTER_HELP: &str = "\
+Transports (--transport): ssh (the default), or telnet: option negotiation (will echo, will
+suppress go-ahead, asks for the terminal type and window size), then the login prompts (network
+platforms `Username:`, linux `<host> login:`, both `Password:`; a refused login shows the prompt
+again, the third closes the connection), then the same CLI; a linux device is its `$ ` shell
+over telnet. Telnet sends passwords in clear text: loopback rehearsals only.
+
 Faults (--faults NAME[=AMOUNT],…; AMOUNT is N% of the fleet, rounded up, or N devices; none: all):
   refuse           nothing listens on the address
-  hang-banner      TCP accepted, the SSH banner never comes
+  hang-banner      TCP accepted, the SSH banner (telnet: the login prompt) never comes
   hang-after-auth  login works, the shell never prompts (an exec never answers)
   hang-mid-output  a command's output stops half way; the device goes silent
   drop-mid-output  TCP closes half way through a command's output
@@ -64,8 +70,8 @@ Faults (--faults NAME[=AMOUNT],…; AMOUNT is N% of the fleet, rounded up, or N 
   enable-fail      `enable` is always refused (platforms with enable; the login lands in
                    user mode)
   flaky:N          the first N connections are dropped at once, later ones work
-  legacy           only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr, hmac-sha1
-  hostkey-change   a new host key on every connection
+  legacy           only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr, hmac-sha1 (SSH only)
+  hostkey-change   a new host key on every connection (SSH only)
   garbage          the shell prints noise and never a prompt
 
 Examples:
@@ -90,7 +96,7 @@ Exit codes: 0 stopped normally, 1 runtime failure, 2 bad flags or fleet definiti
 #[command(
     name = "netsweep-sim",
     version,
-    about = "Serve a simulated fleet of SSH network devices and Linux hosts on loopback.",
+    about = "Serve a simulated fleet of network devices and Linux hosts on loopback, over SSH or telnet.",
     after_help = after_help(),
     args_conflicts_with_subcommands = true
 )]
@@ -108,6 +114,10 @@ struct Args {
     #[arg(long, value_name = "LIST", default_value = "cisco_ios", value_parser = parse_platforms)]
     platform: Platforms,
 
+    /// How the devices are reached: ssh, or telnet (login prompts, clear text).
+    #[arg(long, value_enum, default_value_t = TransportArg::Ssh)]
+    transport: TransportArg,
+
     /// Delay before each command's output (prompts answer at once), e.g. 200ms.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     latency: Duration,
@@ -115,6 +125,11 @@ struct Args {
     /// Random ± variation of the latency, reproducible for the seed.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     jitter: Duration,
+
+    /// Round-trip time to every device, as over a WAN: each byte a device receives and sends
+    /// is delayed by half of it (applies to --inventory fleets too), e.g. 100ms.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    rtt: Duration,
 
     /// Delay between the TCP accept and the SSH banner.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
@@ -159,7 +174,7 @@ struct Args {
     /// Serve exactly the devices of this devices.yaml (hosts must be loopback) instead of
     /// generating a fleet; per-device `simulate:` blocks set faults and timing.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
-        "count", "platform", "latency", "jitter", "banner_delay", "trickle",
+        "count", "platform", "transport", "latency", "jitter", "banner_delay", "trickle",
         "running_config_bytes", "privilege15", "faults", "base_addr", "base_port", "spread",
         "name_prefix",
     ])]
@@ -173,6 +188,12 @@ struct Args {
     /// Stop after this long instead of waiting for Ctrl-C or SIGTERM.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     duration: Option<Duration>,
+
+    /// When stopping, write every TCP session the fleet served to FILE, one JSON object a
+    /// line: device, accepted_ms and closed_ms (since the fleet started). Shows how a client
+    /// paced its logins (new sessions per second, sessions open at once).
+    #[arg(long, value_name = "FILE")]
+    session_log: Option<PathBuf>,
 }
 
 /// What else `netsweep-sim` can do besides serving a fleet.
@@ -202,6 +223,14 @@ fn parse_platforms(s: &str) -> Result<Platforms, SimError> {
         return Err(SimError::Invalid("no platform given".into()));
     }
     Ok(Platforms(platforms))
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TransportArg {
+    /// SSH: host keys, password and key logins, exec channels.
+    Ssh,
+    /// Telnet: negotiation, the platform's login prompts, one CLI session.
+    Telnet,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -296,11 +325,15 @@ impl From<SimError> for Failure {
 }
 
 fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
-    let spec = match &args.inventory {
+    let mut spec = match &args.inventory {
         Some(path) => FleetSpec::from_inventory(path, args.seed)?,
         None => FleetSpec::generate(&GenerateOptions {
             count: args.count,
             platforms: args.platform.0.clone(),
+            transport: match args.transport {
+                TransportArg::Ssh => Transport::Ssh,
+                TransportArg::Telnet => Transport::Telnet,
+            },
             latency: args.latency,
             jitter: args.jitter,
             banner_delay: args.banner_delay,
@@ -318,6 +351,9 @@ fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
             name_prefix: args.name_prefix.clone(),
         })?,
     };
+    for device in &mut spec.devices {
+        device.behaviour.rtt = args.rtt;
+    }
     if let Err(e) = raise_fd_limit() {
         tracing::warn!(error = %e, "could not raise the open-file limit");
     }
@@ -332,6 +368,9 @@ fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         error: SimError::Runtime(e),
         code: 1,
     })?;
+    if let Some(path) = &args.session_log {
+        write_session_log(path, &fleet)?;
+    }
 
     let counters: Vec<_> = fleet
         .devices()
@@ -380,6 +419,18 @@ fn serve(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     Ok(())
 }
 
+fn write_session_log(path: &std::path::Path, fleet: &Fleet) -> Result<(), SimError> {
+    let mut text = String::new();
+    for span in fleet.sessions() {
+        text.push_str(&serde_json::to_string(&span).expect("a span serializes"));
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|source| SimError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 fn ready_line(fleet: &Fleet, args: &Args) -> String {
     let devices = fleet.devices();
     let per_platform: Vec<String> = Platform::all()
@@ -392,9 +443,18 @@ fn ready_line(fleet: &Fleet, args: &Args) -> String {
         .iter()
         .filter(|d| !d.behaviour.faults.is_empty())
         .count();
+    let telnet = devices
+        .iter()
+        .filter(|d| d.transport == Transport::Telnet)
+        .count();
     let (first, last) = (devices[0].addr, devices[devices.len() - 1].addr);
+    let over_telnet = if telnet > 0 {
+        format!(", {telnet} over telnet")
+    } else {
+        String::new()
+    };
     let mut line = format!(
-        "ready: {} devices ({}, {faulty} with faults) on {first}",
+        "ready: {} devices ({}, {faulty} with faults{over_telnet}) on {first}",
         devices.len(),
         per_platform.join(", ")
     );

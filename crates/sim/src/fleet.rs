@@ -21,7 +21,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use crate::config_state::DeviceConfig;
 use crate::facts::Facts;
 use crate::session::{Connection, methods};
-use crate::spec::{DeviceSpec, Fault, FleetSpec};
+use crate::session_log::{SessionLog, SessionSpan};
+use crate::spec::{DeviceSpec, Fault, FleetSpec, Transport};
 use crate::{SimError, keys};
 
 /// What one device has seen so far.
@@ -41,6 +42,12 @@ pub struct Counters {
     /// Shell and exec channels whose conversation has ended (the client logged out or left),
     /// so that a test can read `commands` once a session is over.
     pub channels_done: u64,
+    /// The window size (width, height) the last telnet client reported (NAWS), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<(u16, u16)>,
+    /// Logins with the right credentials failed on purpose by `aaa-flaky` (its AAA server
+    /// "timed out"); not in `auth_failed`.
+    pub aaa_unavailable: u64,
     /// Configuration lines that reached the running configuration (applied at once, or
     /// committed).
     pub config_lines: u64,
@@ -58,10 +65,19 @@ pub(crate) struct CounterCells {
     pub commands: AtomicU64,
     pub method_queries: AtomicU64,
     pub channels_done: AtomicU64,
+    /// `1 << 32 | width << 16 | height`, or 0 before any window size.
+    window: AtomicU64,
+    pub aaa_unavailable: AtomicU64,
 }
 
 impl CounterCells {
+    pub(crate) fn record_window(&self, width: u16, height: u16) {
+        let packed = 1 << 32 | u64::from(width) << 16 | u64::from(height);
+        self.window.store(packed, Ordering::Relaxed);
+    }
+
     fn snapshot(&self) -> Counters {
+        let window = self.window.load(Ordering::Relaxed);
         Counters {
             connections: self.connections.load(Ordering::Relaxed),
             auth_ok: self.auth_ok.load(Ordering::Relaxed),
@@ -69,6 +85,8 @@ impl CounterCells {
             commands: self.commands.load(Ordering::Relaxed),
             method_queries: self.method_queries.load(Ordering::Relaxed),
             channels_done: self.channels_done.load(Ordering::Relaxed),
+            window: (window != 0).then_some(((window >> 16) as u16, window as u16)),
+            aaa_unavailable: self.aaa_unavailable.load(Ordering::Relaxed),
             ..Counters::default()
         }
     }
@@ -87,6 +105,9 @@ pub(crate) struct Device {
     /// per connection instead).
     config: Arc<Config>,
     host_key_line: String,
+    /// Its index in the fleet, and the fleet's log of sessions.
+    index: usize,
+    sessions: Arc<SessionLog>,
 }
 
 /// A simulated fleet serving on loopback until shut down or dropped.
@@ -96,6 +117,7 @@ pub struct Fleet {
     devices: Vec<Arc<Device>>,
     by_name: HashMap<String, usize>,
     seed: u64,
+    sessions: Arc<SessionLog>,
     /// Bound but never listening: connections to `refuse` devices are refused, and no one
     /// else can take the port while the fleet runs.
     _reserved: Vec<TcpSocket>,
@@ -129,6 +151,7 @@ impl Fleet {
             .then(|| keys::shared_rsa_host_key(spec.seed));
 
         let _entered = runtime.enter();
+        let sessions = SessionLog::new();
         let mut specs = Vec::with_capacity(spec.devices.len());
         let mut devices = Vec::with_capacity(spec.devices.len());
         let mut reserved = Vec::new();
@@ -159,7 +182,8 @@ impl Fleet {
                 local
             };
             device_spec.addr = local;
-            let device = Device::new(device_spec.clone(), spec.seed, index, legacy_key.clone())?;
+            let device = Device::new(device_spec.clone(), spec.seed, index, legacy_key.clone())?
+                .logging_to(&sessions);
             specs.push(device_spec);
             devices.push(Arc::new(device));
         }
@@ -184,6 +208,7 @@ impl Fleet {
             devices,
             by_name,
             seed: spec.seed,
+            sessions,
             _reserved: reserved,
         })
     }
@@ -225,6 +250,13 @@ impl Fleet {
         self.by_name
             .get(name)
             .map(|&i| self.devices[i].configuration.added_lines())
+    }
+
+    /// Every TCP session so far, of every device, in the order they were accepted: when
+    /// each began and ended. How a client paced its sessions shows here.
+    pub fn sessions(&self) -> Vec<SessionSpan> {
+        let names: Vec<String> = self.specs.iter().map(|d| d.name.clone()).collect();
+        self.sessions.spans(&names)
     }
 
     /// The device's public host key as an OpenSSH line (`ssh-ed25519 AAAA…`), for
@@ -306,7 +338,14 @@ impl Device {
             authorized,
             config,
             host_key_line,
+            index,
+            sessions: SessionLog::new(),
         })
+    }
+
+    fn logging_to(mut self, sessions: &Arc<SessionLog>) -> Self {
+        self.sessions = sessions.clone();
+        self
     }
 }
 
@@ -353,8 +392,10 @@ async fn accept_loop(listener: TcpListener, device: Arc<Device>) {
     }
 }
 
-/// One accepted TCP connection, through the connection-level faults into an SSH session.
+/// One accepted TCP connection, through the connection-level faults into an SSH session (or
+/// a telnet one).
 async fn serve(stream: TcpStream, device: Arc<Device>) {
+    let _session = device.sessions.open(device.index);
     let number = device.counters.connections.fetch_add(1, Ordering::Relaxed);
     let behaviour = &device.spec.behaviour;
     if number < u64::from(behaviour.flaky_count()) {
@@ -371,12 +412,29 @@ async fn serve(stream: TcpStream, device: Arc<Device>) {
     let Some((stream, socket)) = with_cut_handle(stream) else {
         return;
     };
+    if device.spec.transport == Transport::Telnet {
+        crate::telnet::serve(stream, device, number, Arc::new(socket)).await;
+        return;
+    }
     let config = if behaviour.has(Fault::HostkeyChange) {
         Arc::new(server_config(&device.spec, keys::random_host_key()))
     } else {
         device.config.clone()
     };
     let handler = Connection::new(device.clone(), number, Arc::new(socket));
+    if behaviour.rtt.is_zero() {
+        run_session(config, stream, handler, &device).await;
+    } else {
+        let distant = crate::wan::delayed(stream, behaviour.rtt);
+        run_session(config, distant, handler, &device).await;
+    }
+}
+
+/// Serves one SSH session over `stream` until it ends.
+async fn run_session<S>(config: Arc<Config>, stream: S, handler: Connection, device: &Device)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     match russh::server::run_stream(config, stream, handler).await {
         Ok(session) => {
             if let Err(error) = session.await {

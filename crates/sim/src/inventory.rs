@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::SimError;
-use crate::spec::{Behaviour, DeviceSpec, Fault, FleetSpec, Platform};
+use crate::spec::{Behaviour, DeviceSpec, Fault, FleetSpec, Platform, Transport};
 
 /// What a client should see from each device of a fleet (`<inventory>.expected.json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +29,9 @@ pub struct Expected {
 pub struct ExpectedDevice {
     /// The canonical platform name (`cisco_ios`, `linux`, `huawei`…).
     pub platform: String,
+    /// How the device is reached (left out for SSH).
+    #[serde(default, skip_serializing_if = "Transport::is_ssh")]
+    pub transport: Transport,
     /// The device's faults, as written in `--faults`.
     pub faults: Vec<String>,
     /// The outcome class a correct client reports (netsweep's `Outcome::class()` names:
@@ -38,9 +41,9 @@ pub struct ExpectedDevice {
     /// For `timed_out` and `connection_lost`: the stage (`handshake`, `prompt`, `command`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
-    /// Connections the device drops before it starts working (`flaky:N`): a client needs
-    /// that many retries to reach `outcome`; without them it sees `connection_lost` at the
-    /// handshake.
+    /// Connections the device drops before it starts working (`flaky:N`, then `aaa-flaky:N`):
+    /// a client needs that many retries to reach `outcome`; without them it sees
+    /// `connection_lost` at the handshake (`flaky`) or at auth (`aaa-flaky`, over password).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failing_connections: u32,
     /// Anything a test should know to judge the outcome.
@@ -56,16 +59,22 @@ fn is_zero(n: &u32) -> bool {
 /// the order the client meets them (connect, handshake, auth, prompt, enable, command).
 pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
     let b = &device.behaviour;
-    // Exec-channel platforms (Linux) have no prompt stage.
-    let quiet_stage = if device.platform.is_cli() {
-        "prompt"
-    } else {
-        "command"
-    };
+    // Exec-channel platforms (Linux) have no prompt stage over SSH; over telnet every
+    // platform is a shell.
+    let shell = device.platform.is_cli() || device.transport == Transport::Telnet;
+    let quiet_stage = if shell { "prompt" } else { "command" };
     let (outcome, stage, note) = if b.has(Fault::Refuse) {
         ("unreachable", None, None)
     } else if b.has(Fault::HangBanner) {
         ("timed_out", Some("handshake"), None)
+    } else if b.has(Fault::Legacy) {
+        (
+            "protocol_error",
+            None,
+            Some(
+                "only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr and hmac-sha1 are offered:                  refused unless SHA-1-era algorithms are allowed (netsweep: `legacy_algorithms:                  true`), then ok",
+            ),
+        )
     } else if b.has(Fault::HostkeyChange) {
         (
             "host_key_mismatch",
@@ -99,24 +108,19 @@ pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
             Some("command"),
             Some("the first half of the command's output arrives, then TCP closes"),
         )
-    } else if b.has(Fault::Legacy) {
-        (
-            "ok",
-            None,
-            Some("only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr and hmac-sha1 are offered"),
-        )
     } else {
         ("ok", None, None)
     };
     ExpectedDevice {
         platform: device.platform.to_string(),
+        transport: device.transport,
         faults: b.faults.iter().map(Fault::to_string).collect(),
         outcome: outcome.to_owned(),
         stage: stage.map(str::to_owned),
         failing_connections: if b.has(Fault::Refuse) {
             0
         } else {
-            b.flaky_count()
+            b.flaky_count() + b.aaa_flaky_count()
         },
         note: note.map(str::to_owned),
     }
@@ -176,7 +180,13 @@ impl FleetSpec {
         );
         for d in &self.devices {
             let _ = writeln!(out, "- name: {}", quote(&d.name));
-            let _ = writeln!(out, "  device_type: {}", d.platform);
+            // netmiko's spelling of a telnet device type, which netsweep reads too.
+            let telnet = if d.transport == Transport::Telnet {
+                "_telnet"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "  device_type: {}{telnet}", d.platform);
             let _ = writeln!(out, "  host: {}", quote(&d.addr.ip().to_string()));
             let _ = writeln!(out, "  port: {}", d.addr.port());
             let _ = writeln!(out, "  username: {}", quote(&d.username));
@@ -288,6 +298,7 @@ fn device_from_entry(
         .parse()
         .map_err(|e: SimError| problem(e.to_string()))?;
     let mut device = DeviceSpec::new(target.name.clone(), platform);
+    device.transport = target.transport;
     device.addr = SocketAddr::new(ip, target.port);
     device.hostname = prompt_safe(&target.name);
     device.username = target.username.clone();
@@ -411,6 +422,19 @@ mod tests {
     }
 
     #[test]
+    fn a_linux_host_over_telnet_is_a_shell_so_a_silent_one_times_out_at_the_prompt() {
+        let mut d = DeviceSpec::new("srv1", Platform::Linux);
+        d.behaviour.faults = vec![Fault::HangAfterAuth];
+        assert_eq!(expected_outcome(&d).stage.as_deref(), Some("command"));
+        d.transport = Transport::Telnet;
+        let e = expected_outcome(&d);
+        assert_eq!(
+            (e.stage.as_deref(), e.transport),
+            (Some("prompt"), Transport::Telnet)
+        );
+    }
+
+    #[test]
     fn inventory_lists_every_device_with_its_faults() {
         let mut spec = FleetSpec::generate(&GenerateOptions {
             count: 3,
@@ -451,6 +475,8 @@ mod tests {
         spec.devices[2].behaviour.privilege15 = true;
         spec.devices[2].behaviour.running_config_bytes = 2 * 1024 * 1024;
         spec.devices[3].behaviour.banner_delay = Duration::from_micros(1500);
+        spec.devices[2].transport = Transport::Telnet;
+        spec.devices[3].transport = Transport::Telnet;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("devices.yaml");
         spec.write_inventory(&path).unwrap();

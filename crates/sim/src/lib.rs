@@ -1,6 +1,6 @@
-//! A simulated fleet of SSH network devices (every platform of netsweep's platform table:
+//! A simulated fleet of network devices (every platform of netsweep's platform table:
 //! IOS, NX-OS, IOS XR, EOS, Junos, VRP, Comware, RouterOS, ASA) and Linux hosts on loopback,
-//! with latency and faults, for tests, benchmarks and rehearsals.
+//! served over SSH or telnet, with latency and faults, for tests, benchmarks and rehearsals.
 //!
 //! Each platform is a model ([`model`], `models/*.yaml`): its ident, logins, modes, prompts,
 //! paging, error texts and command outputs as data, run by one CLI engine
@@ -25,18 +25,22 @@ mod keys;
 mod linux;
 mod model;
 mod session;
+mod session_log;
 mod spec;
+mod telnet;
 mod template;
+mod wan;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 pub use fleet::{Counters, Fleet};
 pub use inventory::{Expected, ExpectedDevice, expected_outcome, expected_path};
+pub use session_log::SessionSpan;
 pub use spec::{
     Amount, Behaviour, DEFAULT_PASSWORD, DEFAULT_SECRET, DEFAULT_USERNAME, DeviceSpec, Fault,
-    FaultShare, FleetSpec, GenerateOptions, MAX_DEVICES, Platform, Spread, ensure_loopback,
-    parse_amount, parse_duration, parse_fault_shares, parse_size,
+    FaultShare, FleetSpec, GenerateOptions, MAX_DEVICES, Platform, Spread, Transport,
+    ensure_loopback, parse_amount, parse_duration, parse_fault_shares, parse_size,
 };
 
 /// Why a fleet could not be defined, started or written.

@@ -38,6 +38,8 @@ pub(crate) struct Connection {
     channels: HashMap<ChannelId, ChannelState>,
     /// The name the client logged in with (RouterOS clients append terminal options to it).
     login_name: String,
+    /// `aaa-flaky`: the keyboard-interactive login was just shown the AAA error.
+    aaa_error_shown: bool,
 }
 
 #[derive(Default)]
@@ -54,7 +56,7 @@ pub(crate) fn methods(platform: Platform) -> MethodSet {
 
 /// A login name and the terminal options appended to it (`admin+ct511w4098h`), on platforms
 /// that take them (RouterOS); the whole name elsewhere.
-fn split_login(model: &Model, login: &str) -> (String, String) {
+pub(crate) fn split_login(model: &Model, login: &str) -> (String, String) {
     match login.split_once('+') {
         Some((user, options)) if model.login_options => (user.to_owned(), options.to_owned()),
         _ => (login.to_owned(), String::new()),
@@ -120,6 +122,7 @@ impl Connection {
             socket,
             channels: HashMap::new(),
             login_name: String::new(),
+            aaa_error_shown: false,
         }
     }
 
@@ -127,6 +130,21 @@ impl Connection {
     /// them).
     fn is_user(&self, login: &str) -> bool {
         split_login(self.device.spec.platform.model(), login).0 == self.device.spec.username
+    }
+
+    /// `aaa-flaky:N`: whether this login with the right credentials is one of the first N,
+    /// which the device's "AAA server" fails to answer.
+    fn aaa_times_out(&self) -> bool {
+        let n = u64::from(self.device.spec.behaviour.aaa_flaky_count());
+        n > 0
+            && self
+                .device
+                .counters
+                .aaa_unavailable
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    (v < n).then_some(v + 1)
+                })
+                .is_ok()
     }
 
     fn check(&mut self, ok: bool, login: &str) -> Auth {
@@ -168,21 +186,19 @@ impl Connection {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = self.channels.entry(channel).or_default();
         state.input = Some(tx);
-        let mut seed = hash_label(self.device.seed, &self.device.spec.name);
-        seed ^= self.number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        Terminal {
+        let output = Output::Ssh {
             handle: session.handle(),
             channel,
-            pty: state.pty,
-            input: rx,
-            pending: VecDeque::new(),
-            echo: Vec::new(),
-            last_was_cr: false,
-            device: self.device.clone(),
-            rng: ChaCha20Rng::seed_from_u64(seed),
-            socket: self.socket.clone(),
-            login_name: self.login_name.clone(),
-        }
+        };
+        Terminal::new(
+            output,
+            state.pty,
+            rx,
+            self.device.clone(),
+            self.number,
+            self.socket.clone(),
+            self.login_name.clone(),
+        )
     }
 }
 
@@ -199,7 +215,14 @@ impl Handler for Connection {
         if !self.offers(MethodKind::Password) {
             return Ok(self.refuse());
         }
-        let ok = self.is_user(user) && password == self.device.spec.password;
+        let spec = &self.device.spec;
+        let ok = self.is_user(user) && password == spec.password;
+        if ok && !spec.behaviour.has(Fault::Auth) && self.aaa_times_out() {
+            // As IOS does when its TACACS+ server times out on a password login: the
+            // connection is closed, no verdict given.
+            let _ = self.socket.shutdown(Shutdown::Both);
+            return Err(russh::Error::Disconnect);
+        }
         Ok(self.check(ok, user))
     }
 
@@ -219,9 +242,25 @@ impl Handler for Connection {
                 prompts: vec![("Password: ".into(), false)].into(),
             });
         };
+        if std::mem::take(&mut self.aaa_error_shown) {
+            // The AAA server is still down for this login: refused, and not counted as a
+            // failed login (no verdict on the credentials was given).
+            return Ok(self.refuse());
+        }
         let answer = response.next();
-        let ok =
-            self.is_user(user) && answer.as_deref() == Some(self.device.spec.password.as_bytes());
+        let spec = &self.device.spec;
+        let ok = self.is_user(user) && answer.as_deref() == Some(spec.password.as_bytes());
+        if ok && !spec.behaviour.has(Fault::Auth) && self.aaa_times_out() {
+            // IOS's words when every AAA method errored (the TACACS+ server timed out),
+            // shown with the password prompt again; whatever is answered is refused. (With
+            // no prompt, libssh2's clients would never see the words.)
+            self.aaa_error_shown = true;
+            return Ok(Auth::Partial {
+                name: "".into(),
+                instructions: "% Error in authentication.".into(),
+                prompts: vec![("Password: ".into(), false)].into(),
+            });
+        }
         Ok(self.check(ok, user))
     }
 
@@ -309,10 +348,7 @@ impl Handler for Connection {
     ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
         let terminal = self.terminal(channel, session);
-        match self.device.spec.platform.model().kind {
-            Kind::Cli => tokio::spawn(cli_shell(terminal)),
-            Kind::Unix => tokio::spawn(linux_shell(terminal)),
-        };
+        tokio::spawn(shell(terminal));
         Ok(())
     }
 
@@ -363,10 +399,10 @@ impl Handler for Connection {
 }
 
 /// The client went away (or the simulated device did): the task just ends.
-struct Gone;
+pub(crate) struct Gone;
 
 /// One line typed at a prompt.
-enum Typed {
+pub(crate) enum Typed {
     Line(String),
     /// Ctrl-Z: leave configuration mode.
     CtrlZ,
@@ -378,11 +414,19 @@ enum Paged {
     Quit,
 }
 
-/// A channel's conversation with its client: input from the handler, output through the
-/// session handle, and the device's timing and faults.
-struct Terminal {
-    handle: Handle,
-    channel: ChannelId,
+/// Where a terminal's output goes.
+pub(crate) enum Output {
+    /// An SSH channel, through the session handle.
+    Ssh { handle: Handle, channel: ChannelId },
+    /// A telnet connection (the CLI engine is the same; see `crate::telnet`).
+    Telnet(crate::telnet::Writer),
+}
+
+/// A channel's conversation with its client: input from the handler (or the telnet reader),
+/// output through the session handle (or the telnet writer), and the device's timing and
+/// faults.
+pub(crate) struct Terminal {
+    out: Output,
     pty: bool,
     input: mpsc::UnboundedReceiver<Vec<u8>>,
     pending: VecDeque<u8>,
@@ -404,6 +448,33 @@ const CHUNK: usize = 32 * 1024;
 const DROP_GRACE: Duration = Duration::from_millis(100);
 
 impl Terminal {
+    /// A terminal for connection number `number` of `device`: `input` brings what the client
+    /// types; `pty` makes it a terminal (echo, `\r\n` line ends).
+    pub(crate) fn new(
+        out: Output,
+        pty: bool,
+        input: mpsc::UnboundedReceiver<Vec<u8>>,
+        device: Arc<Device>,
+        number: u64,
+        socket: Arc<StdTcpStream>,
+        login_name: String,
+    ) -> Terminal {
+        let mut seed = hash_label(device.seed, &device.spec.name);
+        seed ^= number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Terminal {
+            out,
+            pty,
+            input,
+            pending: VecDeque::new(),
+            echo: Vec::new(),
+            last_was_cr: false,
+            device,
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            socket,
+            login_name,
+        }
+    }
+
     fn has(&self, fault: Fault) -> bool {
         self.device.spec.behaviour.has(fault)
     }
@@ -428,10 +499,13 @@ impl Terminal {
     }
 
     async fn raw_write(&self, data: Vec<u8>) -> Result<(), Gone> {
-        self.handle.data(self.channel, data).await.map_err(|_| Gone)
+        match &self.out {
+            Output::Ssh { handle, channel } => handle.data(*channel, data).await.map_err(|_| Gone),
+            Output::Telnet(writer) => writer.data(&data).await.map_err(|_| Gone),
+        }
     }
 
-    async fn write(&mut self, data: impl Into<Vec<u8>>) -> Result<(), Gone> {
+    pub(crate) async fn write(&mut self, data: impl Into<Vec<u8>>) -> Result<(), Gone> {
         self.flush_echo().await?;
         let data = data.into();
         if data.is_empty() {
@@ -444,14 +518,18 @@ impl Terminal {
         if data.is_empty() {
             return Ok(());
         }
-        self.handle
-            .extended_data(self.channel, 1, data.as_bytes().to_vec())
-            .await
-            .map_err(|_| Gone)
+        match &self.out {
+            Output::Ssh { handle, channel } => handle
+                .extended_data(*channel, 1, data.as_bytes().to_vec())
+                .await
+                .map_err(|_| Gone),
+            // A telnet connection has one stream: a terminal shows stderr among the rest.
+            Output::Telnet(_) => self.write(data).await,
+        }
     }
 
     /// Reads a line, echoing it if asked, with backspace and CR/LF/CRLF all handled.
-    async fn read_line(&mut self, echo: bool) -> Result<Typed, Gone> {
+    pub(crate) async fn read_line(&mut self, echo: bool) -> Result<Typed, Gone> {
         let mut line = Vec::new();
         loop {
             let b = self.next_byte().await?;
@@ -566,7 +644,8 @@ impl Terminal {
             }
             self.write(paging.more.as_bytes()).await?;
             let mut key = self.next_byte().await?;
-            // The `\n` of a `\r\n` that ended the command line is not a key press.
+            // The LF of a CR LF line end (telnet's, or one that ended the command line) is not a key
+            // press.
             while key == b'\n' && std::mem::take(&mut self.last_was_cr) {
                 key = self.next_byte().await?;
             }
@@ -636,15 +715,29 @@ impl Terminal {
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Ends the channel the way the platform's server does.
-    async fn close(&mut self, exit_status: u32) {
+    /// Ends the channel the way the platform's server does (over telnet: closes the
+    /// connection).
+    pub(crate) async fn close(&mut self, exit_status: u32) {
         let _ = self.flush_echo().await;
-        let _ = self
-            .handle
-            .exit_status_request(self.channel, exit_status)
-            .await;
-        let _ = self.handle.eof(self.channel).await;
-        let _ = self.handle.close(self.channel).await;
+        match &self.out {
+            Output::Ssh { handle, channel } => {
+                let _ = handle.exit_status_request(*channel, exit_status).await;
+                let _ = handle.eof(*channel).await;
+                let _ = handle.close(*channel).await;
+            }
+            Output::Telnet(writer) => writer.close().await,
+        }
+    }
+
+    /// Records the name the client logged in with (telnet learns it after the terminal
+    /// exists).
+    pub(crate) fn set_login_name(&mut self, login: String) {
+        self.login_name = login;
+    }
+
+    /// The device this terminal belongs to.
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
     }
 
     /// `\n` → `\r\n`, as a PTY's output processing does.
@@ -657,8 +750,12 @@ impl Terminal {
     }
 }
 
-async fn cli_shell(mut t: Terminal) {
-    let _ = cli_conversation(&mut t).await;
+/// The platform's interactive CLI on a logged-in terminal, until the client leaves.
+pub(crate) async fn shell(mut t: Terminal) {
+    let _ = match t.device.spec.platform.model().kind {
+        Kind::Cli => cli_conversation(&mut t).await,
+        Kind::Unix => linux_conversation(&mut t).await,
+    };
     t.channel_done();
 }
 
@@ -742,11 +839,6 @@ async fn cli_conversation(t: &mut Terminal) -> Result<(), Gone> {
             }
         }
     }
-}
-
-async fn linux_shell(mut t: Terminal) {
-    let _ = linux_conversation(&mut t).await;
-    t.channel_done();
 }
 
 async fn linux_conversation(t: &mut Terminal) -> Result<(), Gone> {

@@ -18,6 +18,9 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::SimError;
 
+/// How a simulated device is reached: SSH (the default) or telnet.
+pub use netsweep_protocol::Transport;
+
 /// The kind of device a simulated device pretends to be: a platform of netsweep's platform
 /// table (netsweep-platform) that has a simulator model (`crates/sim/models/`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -115,6 +118,11 @@ pub enum Fault {
     EnableFail,
     /// The first N connections are dropped right after the TCP accept; later ones work.
     Flaky(u32),
+    /// The first N logins with the right credentials fail as on a device whose TACACS+
+    /// server timed out: a password login has the connection closed, a keyboard-interactive
+    /// one is shown `% Error in authentication.` with the password prompt again, then
+    /// refused. Later logins work.
+    AaaFlaky(u32),
     /// Only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr and hmac-sha1, like old IOS images.
     Legacy,
     /// A new random host key on every connection.
@@ -124,14 +132,14 @@ pub enum Fault {
 }
 
 /// The fault names, one list for [`Fault::NAMES`], `Display` and `FromStr`: the `Display`
-/// `match` it makes is exhaustive, so a new fault without a name does not compile. The one
-/// fault with a parameter, `flaky:N`, is named last.
+/// `match` it makes is exhaustive, so a new fault without a name does not compile. The faults
+/// with a count (`flaky:N`, `aaa-flaky:N`) are named last; alone, a name means a count of 1.
 macro_rules! fault_names {
-    ($($fault:ident => $name:literal),*; $param:ident(N) => $param_name:literal) => {
+    ($($fault:ident => $name:literal),*; $($param:ident(N) => $param_name:literal),+) => {
         impl Fault {
             /// Every fault name, for error messages and `--help`.
-            pub const NAMES: [&'static str; [$($name,)* $param_name].len()] =
-                [$($name,)* concat!($param_name, ":N")];
+            pub const NAMES: [&'static str; [$($name,)* $($param_name),+].len()] =
+                [$($name,)* $(concat!($param_name, ":N")),+];
 
             /// The fault spelled `name`, for the faults without a parameter.
             fn without_parameter(name: &str) -> Option<Fault> {
@@ -146,7 +154,7 @@ macro_rules! fault_names {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self {
                     $(Fault::$fault => f.write_str($name),)*
-                    Fault::$param(n) => write!(f, concat!($param_name, ":{}"), n),
+                    $(Fault::$param(n) => write!(f, concat!($param_name, ":{}"), n),)+
                 }
             }
         }
@@ -161,13 +169,15 @@ macro_rules! fault_names {
                 if let Some(fault) = Fault::without_parameter(s) {
                     return Ok(fault);
                 }
-                if s == $param_name {
-                    return Ok(Fault::$param(1));
-                }
-                match s.strip_prefix(concat!($param_name, ":")) {
-                    Some(n) => Ok(Fault::$param(n.parse().map_err(|_| unknown())?)),
-                    None => Err(unknown()),
-                }
+                $(
+                    if s == $param_name {
+                        return Ok(Fault::$param(1));
+                    }
+                    if let Some(n) = s.strip_prefix(concat!($param_name, ":")) {
+                        return Ok(Fault::$param(n.parse().map_err(|_| unknown())?));
+                    }
+                )+
+                Err(unknown())
             }
         }
     };
@@ -184,7 +194,16 @@ fault_names! {
     Legacy => "legacy",
     HostkeyChange => "hostkey-change",
     Garbage => "garbage";
-    Flaky(N) => "flaky"
+    Flaky(N) => "flaky",
+    AaaFlaky(N) => "aaa-flaky"
+}
+
+impl Fault {
+    /// Whether the fault means anything over telnet (`legacy` and `hostkey-change` are about
+    /// SSH's algorithms and host keys).
+    pub fn over_telnet(self) -> bool {
+        !matches!(self, Fault::Legacy | Fault::HostkeyChange)
+    }
 }
 
 /// How one device behaves: timing, output size, login level and faults.
@@ -205,6 +224,9 @@ pub struct Behaviour {
     pub privilege15: bool,
     /// Faults, in any order.
     pub faults: Vec<Fault>,
+    /// Network round-trip time to the device: every byte it receives and sends is delayed by
+    /// half of it (`--rtt`; zero: none).
+    pub rtt: Duration,
 }
 
 impl Default for Behaviour {
@@ -217,6 +239,7 @@ impl Default for Behaviour {
             running_config_bytes: 4 * 1024,
             privilege15: false,
             faults: Vec::new(),
+            rtt: Duration::ZERO,
         }
     }
 }
@@ -225,9 +248,21 @@ impl Behaviour {
     /// True if `fault` is among the faults (for `flaky`, any count).
     pub fn has(&self, fault: Fault) -> bool {
         self.faults.iter().any(|f| match (f, fault) {
-            (Fault::Flaky(_), Fault::Flaky(_)) => true,
+            (Fault::Flaky(_), Fault::Flaky(_)) | (Fault::AaaFlaky(_), Fault::AaaFlaky(_)) => true,
             (a, b) => *a == b,
         })
+    }
+
+    /// How many logins an `aaa-flaky:N` fault fails (0 without one).
+    pub fn aaa_flaky_count(&self) -> u32 {
+        self.faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::AaaFlaky(n) => Some(*n),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// How many connections a `flaky:N` fault drops (0 without one).
@@ -252,6 +287,8 @@ pub struct DeviceSpec {
     pub addr: SocketAddr,
     /// What it pretends to be.
     pub platform: Platform,
+    /// SSH or telnet.
+    pub transport: Transport,
     /// The hostname shown in prompts and outputs.
     pub hostname: String,
     /// The only user that may log in.
@@ -272,6 +309,7 @@ impl fmt::Debug for DeviceSpec {
             .field("name", &self.name)
             .field("addr", &self.addr)
             .field("platform", &self.platform)
+            .field("transport", &self.transport)
             .field("hostname", &self.hostname)
             .field("username", &self.username)
             .field("password", &"<redacted>")
@@ -292,6 +330,7 @@ impl DeviceSpec {
             name,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             platform,
+            transport: Transport::Ssh,
             username: DEFAULT_USERNAME.to_owned(),
             password: DEFAULT_PASSWORD.to_owned(),
             secret: DEFAULT_SECRET.to_owned(),
@@ -354,6 +393,8 @@ pub struct GenerateOptions {
     pub count: usize,
     /// Platforms, assigned round-robin.
     pub platforms: Vec<Platform>,
+    /// How every device is reached.
+    pub transport: Transport,
     /// Per-command latency.
     pub latency: Duration,
     /// Latency jitter.
@@ -385,6 +426,7 @@ impl Default for GenerateOptions {
         GenerateOptions {
             count: 10,
             platforms: vec![Platform::CiscoIos],
+            transport: Transport::Ssh,
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             banner_delay: Duration::ZERO,
@@ -423,6 +465,7 @@ impl FleetSpec {
             let name = format!("{}{:0width$}", opts.name_prefix, i + 1);
             let platform = opts.platforms[i % opts.platforms.len()];
             let mut device = DeviceSpec::new(name, platform);
+            device.transport = opts.transport;
             device.addr = nth_addr(opts, i)?;
             device.behaviour = Behaviour {
                 banner_delay: opts.banner_delay,
@@ -432,6 +475,7 @@ impl FleetSpec {
                 running_config_bytes: opts.running_config_bytes,
                 privilege15: opts.privilege15,
                 faults: Vec::new(),
+                rtt: Duration::ZERO,
             };
             devices.push(device);
         }
@@ -473,6 +517,15 @@ impl FleetSpec {
                 // A fresh RSA key per connection would cost a second of CPU each.
                 return Err(SimError::Invalid(format!(
                     "device {}: faults legacy and hostkey-change cannot be combined",
+                    d.name
+                )));
+            }
+            if d.transport == Transport::Telnet
+                && let Some(fault) = d.behaviour.faults.iter().find(|f| !f.over_telnet())
+            {
+                return Err(SimError::Invalid(format!(
+                    "device {}: fault {fault} applies to SSH only, and the device is served over \
+                     telnet",
                     d.name
                 )));
             }
@@ -571,8 +624,12 @@ fn place_faults(
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut ChaCha20Rng::seed_from_u64(seed ^ 0x6661_756c_7473));
     let mut taken = vec![false; n];
-    // `enable-fail` means nothing to a platform without enable: it only goes to the others.
-    let fits = |fault: Fault, d: &DeviceSpec| fault != Fault::EnableFail || d.platform.has_enable();
+    // `enable-fail` means nothing to a platform without enable: it only goes to the others;
+    // SSH's own faults only go to SSH devices.
+    let fits = |fault: Fault, d: &DeviceSpec| {
+        (fault != Fault::EnableFail || d.platform.has_enable())
+            && (d.transport == Transport::Ssh || fault.over_telnet())
+    };
     for share in shares {
         let eligible = || (0..n).filter(|&i| fits(share.fault, &devices[i]));
         let targets: Vec<usize> = match share.amount {
@@ -686,6 +743,8 @@ mod tests {
             Err(SimError::UnknownFault(_))
         ));
         assert!("flaky:x".parse::<Fault>().is_err());
+        assert!("aaa-flaky:x".parse::<Fault>().is_err());
+        assert_eq!("aaa-flaky".parse::<Fault>().unwrap(), Fault::AaaFlaky(1));
     }
 
     #[test]
@@ -752,6 +811,46 @@ mod tests {
                 d.platform == Platform::CiscoIos
             );
         }
+    }
+
+    #[test]
+    fn ssh_only_faults_are_refused_for_telnet_devices_and_never_placed_on_them() {
+        let telnet = GenerateOptions {
+            count: 10,
+            transport: Transport::Telnet,
+            ..Default::default()
+        };
+        let spec = FleetSpec::generate(&GenerateOptions {
+            faults: parse_fault_shares("auth=20%,hang-banner=1").unwrap(),
+            ..telnet.clone()
+        })
+        .unwrap();
+        assert!(
+            spec.devices
+                .iter()
+                .all(|d| d.transport == Transport::Telnet)
+        );
+        for fault in ["legacy=1", "hostkey-change=2"] {
+            let refused = FleetSpec::generate(&GenerateOptions {
+                faults: parse_fault_shares(fault).unwrap(),
+                ..telnet.clone()
+            });
+            assert!(refused.is_err(), "{fault}");
+        }
+        // "Every device" means every device it fits: none, over telnet.
+        let none = FleetSpec::generate(&GenerateOptions {
+            faults: parse_fault_shares("legacy").unwrap(),
+            ..telnet.clone()
+        })
+        .unwrap();
+        assert!(none.devices.iter().all(|d| d.behaviour.faults.is_empty()));
+        let mut bad = spec;
+        bad.devices[0].behaviour.faults = vec![Fault::HostkeyChange];
+        let message = bad.validate().unwrap_err().to_string();
+        assert!(
+            message.contains("fault hostkey-change applies to SSH only"),
+            "{message}"
+        );
     }
 
     #[test]

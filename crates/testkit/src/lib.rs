@@ -1,16 +1,19 @@
 //! Test support shared by every crate's tests and the integration tests: polling with
-//! deadlines, temp dirs, unique loopback addresses, and an OpenSSH `sshd` on loopback.
+//! deadlines, temp dirs, unique loopback addresses, an OpenSSH `sshd` and a BusyBox `telnetd`
+//! on loopback.
 //!
 //! Only ever a dev-dependency. Everything here binds loopback only and cleans up after itself
 //! (an [`Sshd`] is killed when dropped). Helpers panic with a clear message where a test could
 //! not go on anyway; [`Sshd::start`] returns a typed error so callers can add context.
 
 mod sshd;
+mod telnetd;
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-pub use sshd::{Sshd, SshdError};
+pub use sshd::{Sshd, SshdError, SshdOptions, keygen_with_passphrase, sign_user_key};
+pub use telnetd::{Telnetd, TelnetdError};
 
 use netsweep_protocol::{DeviceTarget, HostKeyPolicy, Job, Timeouts};
 use std::path::Path;

@@ -62,6 +62,22 @@ pub struct Sshd {
     port: u16,
     user: String,
     child: Option<Child>,
+    options: SshdOptions,
+}
+
+/// What an [`Sshd`] allows beyond public-key logins with [`Sshd::client_key_path`].
+#[derive(Clone, Debug, Default)]
+pub struct SshdOptions {
+    /// An RSA host key besides the Ed25519 one.
+    pub rsa_host_key: bool,
+    /// `AllowTcpForwarding yes`: the server can be a jump host (`direct-tcpip` channels).
+    pub tcp_forwarding: bool,
+    /// `PasswordAuthentication yes` (checked against the system's accounts: in tests, any
+    /// password is a wrong one).
+    pub password_auth: bool,
+    /// Trust user certificates signed by this CA (`TrustedUserCAKeys`): a CA key pair is made
+    /// in the server's directory ([`Sshd::user_ca_path`]).
+    pub user_ca: bool,
 }
 
 impl Sshd {
@@ -72,11 +88,13 @@ impl Sshd {
             host: "127.0.0.1".into(),
             port: self.port(),
             platform: "linux".into(),
+            transport: Default::default(),
             username: self.user().into(),
             password: None,
             secret: None,
             key_file: Some(key_file.to_path_buf()),
             groups: vec![],
+            ssh: Default::default(),
         }
     }
 
@@ -85,16 +103,31 @@ impl Sshd {
     ///
     /// Public-key authentication only, for [`Sshd::user`] with [`Sshd::client_key_path`].
     pub fn start() -> Result<Sshd, SshdError> {
-        Sshd::start_inner(false)
+        Sshd::start_with(SshdOptions::default())
     }
 
     /// Like [`Sshd::start`], with an RSA host key besides the Ed25519 one, for tests of which
     /// key type a client asks for.
     pub fn start_with_rsa_host_key() -> Result<Sshd, SshdError> {
-        Sshd::start_inner(true)
+        Sshd::start_with(SshdOptions {
+            rsa_host_key: true,
+            ..SshdOptions::default()
+        })
     }
 
-    fn start_inner(with_rsa: bool) -> Result<Sshd, SshdError> {
+    /// A server that can serve as a jump host: TCP forwarding allowed, and password logins
+    /// (any password is wrong) besides the client key.
+    pub fn start_jump_host() -> Result<Sshd, SshdError> {
+        Sshd::start_with(SshdOptions {
+            tcp_forwarding: true,
+            password_auth: true,
+            ..SshdOptions::default()
+        })
+    }
+
+    /// Like [`Sshd::start`], with `options`.
+    pub fn start_with(options: SshdOptions) -> Result<Sshd, SshdError> {
+        let with_rsa = options.rsa_host_key;
         let program = sshd_program();
         if !program.exists() {
             return Err(SshdError::NotInstalled { program });
@@ -115,12 +148,16 @@ impl Sshd {
             dir.path().join("authorized_keys"),
         )
         .map_err(io("write authorized_keys"))?;
+        if options.user_ca {
+            keygen(&dir.path().join("user_ca"), "ed25519")?;
+        }
         let user = current_user()?;
         let mut sshd = Sshd {
             dir,
             port: 0,
             user,
             child: None,
+            options,
         };
         sshd.launch_on_free_port()?;
         Ok(sshd)
@@ -163,6 +200,65 @@ impl Sshd {
     /// The server's own directory (config, keys, `sshd.log`).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The user CA's private key (with `user_ca`), for [`sign_user_key`].
+    pub fn user_ca_path(&self) -> PathBuf {
+        self.dir.path().join("user_ca")
+    }
+
+    /// Lets the public key in `pub_line` (`ssh-ed25519 AAAA…`) log in too.
+    pub fn authorize(&self, pub_line: &str) -> Result<(), SshdError> {
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("authorized_keys"))
+            .map_err(io("open authorized_keys"))?;
+        std::io::Write::write_all(&mut file, format!("{}\n", pub_line.trim()).as_bytes())
+            .map_err(io("append to authorized_keys"))
+    }
+
+    /// How many logins the server has accepted so far, by its log (each is one SSH
+    /// connection that authenticated).
+    pub fn accepted_logins(&self) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("Accepted ") && l.contains(" for "))
+            .count()
+    }
+
+    /// How many failed password attempts the server has logged.
+    pub fn failed_passwords(&self) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("Failed password") || l.contains("Failed keyboard-interactive"))
+            .count()
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// Kills the server and every session process it forked, as a crashed or powered-off
+    /// bastion would go: established connections drop, new ones are refused.
+    pub fn kill_all(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = child.id() as i32;
+        // Stopped first, it accepts no new connection while its children are found.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGSTOP,
+        );
+        for descendant in descendants(pid) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(descendant),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// Stops the server, gives it a brand-new host key and starts it again on the same port:
@@ -213,6 +309,12 @@ impl Sshd {
         } else {
             String::new()
         };
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
+        let ca = if self.options.user_ca {
+            format!("TrustedUserCAKeys {}/user_ca.pub\n", dir.display())
+        } else {
+            String::new()
+        };
         fs::write(
             &config,
             format!(
@@ -220,16 +322,21 @@ impl Sshd {
                  ListenAddress 127.0.0.1\n\
                  HostKey {dir}/host_key\n\
                  {rsa}\
+                 {ca}\
                  AuthorizedKeysFile {dir}/authorized_keys\n\
                  PermitRootLogin yes\n\
                  StrictModes no\n\
                  UsePAM no\n\
                  PidFile none\n\
                  PubkeyAuthentication yes\n\
-                 PasswordAuthentication no\n\
+                 PasswordAuthentication {password}\n\
                  KbdInteractiveAuthentication no\n\
+                 AllowTcpForwarding {forwarding}\n\
+                 MaxStartups 1000\n\
                  LogLevel VERBOSE\n",
-                dir = dir.display()
+                dir = dir.display(),
+                password = yes_no(self.options.password_auth),
+                forwarding = yes_no(self.options.tcp_forwarding),
             ),
         )
         .map_err(io("write sshd_config"))?;
@@ -290,9 +397,48 @@ impl Drop for Sshd {
     }
 }
 
+/// Every process descended from `pid`, children before their parents' siblings (Linux
+/// `/proc/<pid>/task/*/children`).
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(parent) = queue.pop() {
+        let tasks = fs::read_dir(format!("/proc/{parent}/task"))
+            .into_iter()
+            .flatten();
+        for task in tasks.flatten() {
+            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
+}
+
 fn keygen(path: &Path, key_type: &str) -> Result<(), SshdError> {
+    keygen_with_passphrase(path, key_type, "")
+}
+
+/// Generates a key pair at `path` (and `path.pub`) with `ssh-keygen`, encrypted with
+/// `passphrase` unless it is empty.
+pub fn keygen_with_passphrase(
+    path: &Path,
+    key_type: &str,
+    passphrase: &str,
+) -> Result<(), SshdError> {
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", key_type, "-N", "", "-C", "netsweep-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            key_type,
+            "-N",
+            passphrase,
+            "-C",
+            "netsweep-test",
+            "-f",
+        ])
         .arg(path)
         .stdin(Stdio::null())
         .output()
@@ -303,6 +449,30 @@ fn keygen(path: &Path, key_type: &str) -> Result<(), SshdError> {
         ));
     }
     Ok(())
+}
+
+/// Signs the public key `key_pub` (a `.pub` file) with the CA key `ca` as a user certificate
+/// for `principal`; the certificate is written beside it as `<key>-cert.pub`, where OpenSSH
+/// (and netsweep) look for it.
+pub fn sign_user_key(ca: &Path, key_pub: &Path, principal: &str) -> Result<PathBuf, SshdError> {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(ca)
+        .args(["-I", "netsweep-test", "-n", principal, "-V", "-5m:+1h"])
+        .arg(key_pub)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| SshdError::Keygen(format!("could not run it: {e}")))?;
+    if !out.status.success() {
+        return Err(SshdError::Keygen(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+    }
+    let name = key_pub.to_string_lossy();
+    Ok(PathBuf::from(format!(
+        "{}-cert.pub",
+        name.strip_suffix(".pub").unwrap_or(&name)
+    )))
 }
 
 fn current_user() -> Result<String, SshdError> {

@@ -4,55 +4,16 @@
 //! Host keys are checked by [`super::known_hosts`] between handshake and authentication
 //! ([`super::auth`]); this module never decides what a host key means.
 
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netsweep_protocol::Stage;
-use ssh2::{MethodType, Session};
+use netsweep_protocol::{Algorithms, Stage};
+use ssh2::Session;
 
 use crate::context::IdleHook;
 use crate::deadline::{Deadline, OverallDeadline};
 use crate::error::SessionError;
-use crate::tcp::TcpLink;
-
-/// Modern algorithms first; the SHA-1 and CTR-era ones last, for older IOS images that offer
-/// nothing else. Names libssh2 was not built with are dropped before they are offered.
-const KEX: &[&str] = &[
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "ecdh-sha2-nistp256",
-    "ecdh-sha2-nistp384",
-    "ecdh-sha2-nistp521",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group14-sha256",
-    "diffie-hellman-group-exchange-sha256",
-    "diffie-hellman-group14-sha1",
-];
-const HOST_KEY: &[&str] = &[
-    "ssh-ed25519",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "rsa-sha2-512",
-    "rsa-sha2-256",
-    "ssh-rsa",
-];
-const CIPHERS: &[&str] = &[
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes256-ctr",
-    "aes192-ctr",
-    "aes128-ctr",
-];
-const MACS: &[&str] = &[
-    "hmac-sha2-256-etm@openssh.com",
-    "hmac-sha2-512-etm@openssh.com",
-    "hmac-sha2-256",
-    "hmac-sha2-512",
-    "hmac-sha1",
-];
+use crate::tcp::{Socket, TcpLink};
 
 /// The SSH session, and a second handle on its socket (libssh2 owns the first) to wait on.
 pub(crate) struct Connection {
@@ -88,14 +49,18 @@ impl Connection {
     }
 }
 
-/// Runs the SSH handshake over `stream` within `timeout`. The session is left in
-/// non-blocking mode: callers wait through [`Connection::call`] and the `io` helpers.
+/// Runs the SSH handshake over `stream` within `timeout`, offering the algorithms `prefs`
+/// allow. The session is left in non-blocking mode: callers wait through [`Connection::call`]
+/// and the `io` helpers.
 ///
 /// `known_key_types` (from known_hosts) are asked for first, so a device keeps presenting the
-/// key it is recorded with.
+/// key it is recorded with. A device that accepts none of the algorithms offered fails with
+/// [`SessionError::KexFailed`]; the caller can then ask it what it offers (see
+/// `algorithms::probe_server_offers`).
 pub(crate) fn handshake(
-    stream: TcpStream,
+    stream: Socket,
     timeout: Duration,
+    prefs: &Algorithms,
     known_key_types: &[String],
     overall: OverallDeadline,
     idle: Option<Arc<IdleHook>>,
@@ -111,8 +76,7 @@ pub(crate) fn handshake(
         .map_err(|e| protocol(format!("could not duplicate the socket: {e}"), None))?;
     let mut session =
         Session::new().map_err(|e| protocol("could not create a session".into(), Some(e)))?;
-    offer_algorithms(&session, known_key_types)
-        .map_err(|e| protocol("could not set algorithm preferences".into(), Some(e)))?;
+    super::algorithms::offer(&session, prefs, known_key_types)?;
     session.set_tcp_stream(stream);
     session.set_blocking(false);
     let mut connection = Connection {
@@ -127,40 +91,12 @@ pub(crate) fn handshake(
         match connection.session.handshake() {
             Ok(()) => return Ok(connection),
             Err(e) if super::would_block(&e) => connection.wait(&deadline, stage)?,
+            Err(e) if e.code() == ssh2::ErrorCode::Session(super::code::KEX_FAILURE) => {
+                return Err(SessionError::KexFailed {
+                    source: super::cause(e),
+                });
+            }
             Err(e) => return Err(super::classify(&deadline, stage, e)),
         }
     }
-}
-
-/// The host key algorithms that produce keys of `key_type` (as known_hosts names it).
-fn signs_with(algorithm: &str, key_type: &str) -> bool {
-    algorithm == key_type || (key_type == "ssh-rsa" && algorithm.starts_with("rsa-sha2-"))
-}
-
-/// Sets netsweep's algorithm order, keeping only what this libssh2 was built with; host key
-/// algorithms for already-recorded key types go first.
-fn offer_algorithms(session: &Session, known_key_types: &[String]) -> Result<(), ssh2::Error> {
-    let known = |alg: &str| known_key_types.iter().any(|t| signs_with(alg, t));
-    let (mut host_keys, others): (Vec<&str>, Vec<&str>) =
-        HOST_KEY.iter().copied().partition(|alg| known(alg));
-    host_keys.extend(others);
-    for (kind, wanted) in [
-        (MethodType::Kex, KEX),
-        (MethodType::HostKey, host_keys.as_slice()),
-        (MethodType::CryptCs, CIPHERS),
-        (MethodType::CryptSc, CIPHERS),
-        (MethodType::MacCs, MACS),
-        (MethodType::MacSc, MACS),
-    ] {
-        let supported = session.supported_algs(kind)?;
-        let offered: Vec<&str> = wanted
-            .iter()
-            .copied()
-            .filter(|name| supported.contains(name))
-            .collect();
-        if !offered.is_empty() {
-            session.method_pref(kind, &offered.join(","))?;
-        }
-    }
-    Ok(())
 }

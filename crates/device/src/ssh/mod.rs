@@ -11,29 +11,136 @@
 //! [`SessionError`]s, keeping libssh2's words as the cause. Nothing here knows a platform's
 //! CLI.
 
+pub(crate) mod algorithms;
 mod auth;
 mod connection;
 pub(crate) mod exec;
 mod io;
+pub(crate) mod jump;
 pub(crate) mod known_hosts;
 mod shell;
 
 use std::fmt;
 
-use netsweep_protocol::Stage;
+use netsweep_protocol::{Algorithms, HostKeyPolicy, Job, Stage};
 
-pub(crate) use auth::authenticate;
-pub(crate) use connection::{Connection, handshake};
+pub(crate) use auth::{Login, authenticate};
+pub(crate) use connection::Connection;
 pub(crate) use shell::ShellChannel;
 
-use crate::deadline::Deadline;
+use crate::context::SessionContext;
+use crate::deadline::{Deadline, OverallDeadline};
 use crate::error::{Cause, SessionError};
+use crate::tcp::Socket;
+
+/// Logs in to `host:port` (a device or a jump host) over `socket`: the handshake offering
+/// `algorithms`, the host key against the job's known_hosts under its policy, then `login`'s
+/// credentials. `enter` is told each stage as it starts.
+///
+/// A device that accepts none of the algorithms offered is asked, over a second connection
+/// from `reopen`, what it does offer, so the failure can name it and the setting that would
+/// accept it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn login(
+    socket: Socket,
+    job: &Job,
+    ctx: &SessionContext,
+    host: &str,
+    port: u16,
+    algorithms: &Algorithms,
+    login: &Login<'_>,
+    password_methods: &[&str],
+    overall: OverallDeadline,
+    enter: &mut dyn FnMut(Stage),
+    reopen: &dyn Fn() -> Result<Socket, SessionError>,
+) -> Result<Connection, SessionError> {
+    let conn = open(
+        socket, job, ctx, host, port, algorithms, overall, enter, reopen,
+    )?;
+    enter(Stage::Auth);
+    auth::authenticate(&conn, login, ctx, password_methods, job.timeouts.command)?;
+    Ok(conn)
+}
+
+/// The part of [`login`] before authentication: the handshake and the host key. A device's
+/// session stops here to learn from the server's ident (autodetect, the platform's login
+/// name) before it logs in.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open(
+    socket: Socket,
+    job: &Job,
+    ctx: &SessionContext,
+    host: &str,
+    port: u16,
+    algorithms: &Algorithms,
+    overall: OverallDeadline,
+    enter: &mut dyn FnMut(Stage),
+    reopen: &dyn Fn() -> Result<Socket, SessionError>,
+) -> Result<Connection, SessionError> {
+    let timeout = job.timeouts.command;
+    enter(Stage::Handshake);
+    let known_key_types = match (&job.known_hosts, job.host_key_policy) {
+        (Some(file), HostKeyPolicy::Strict | HostKeyPolicy::AcceptNew) => {
+            // A file that cannot be read fails the host key stage, with its own message.
+            known_hosts::known_key_types(ctx, file, host, port).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    let conn = match connection::handshake(
+        socket,
+        timeout,
+        algorithms,
+        &known_key_types,
+        overall,
+        ctx.idle_hook(),
+    ) {
+        Ok(conn) => conn,
+        Err(SessionError::KexFailed { source }) => {
+            return Err(
+                explain_kex_failure(algorithms, overall.within(timeout), reopen)
+                    .unwrap_or(SessionError::KexFailed { source }),
+            );
+        }
+        Err(e) => return Err(e),
+    };
+
+    enter(Stage::HostKey);
+    known_hosts::verify(
+        &conn.session,
+        ctx,
+        job.host_key_policy,
+        job.known_hosts.as_deref(),
+        host,
+        port,
+    )?;
+    Ok(conn)
+}
+
+/// Why a handshake found no common algorithm, from what the device offers over a second
+/// connection; `None` when that cannot be learnt.
+fn explain_kex_failure(
+    algorithms: &Algorithms,
+    deadline: Deadline,
+    reopen: &dyn Fn() -> Result<Socket, SessionError>,
+) -> Option<SessionError> {
+    let socket = reopen().ok()?;
+    let offers = algorithms::probe_server_offers(socket, &deadline)
+        .map_err(|e| tracing::debug!(error = %e, "could not read the device's algorithm offers"))
+        .ok()?;
+    let session = ssh2::Session::new().ok()?;
+    let supported = |index: usize| algorithms::libssh2_supports(&session, index);
+    Some(algorithms::explain_mismatch(
+        &offers, algorithms, &supported,
+    ))
+}
 
 /// libssh2's error codes that netsweep acts on, named (ssh2 exposes them only as numbers;
 /// the names are libssh2's `LIBSSH2_ERROR_*`).
 pub(crate) mod code {
     pub(crate) const BANNER_RECV: i32 = -2;
     pub(crate) const BANNER_SEND: i32 = -3;
+    /// No common algorithm (or another key exchange failure).
+    pub(crate) const KEX_FAILURE: i32 = -5;
     pub(crate) const SOCKET_SEND: i32 = -7;
     pub(crate) const TIMEOUT: i32 = -9;
     pub(crate) const SOCKET_DISCONNECT: i32 = -13;

@@ -20,23 +20,45 @@ pub(crate) struct ShellChannel<'c> {
 
 impl<'c> ShellChannel<'c> {
     /// Opens a session channel with a wide PTY and starts the shell in it, within `deadline`.
+    ///
+    /// The PTY and shell requests go out together, one round trip instead of two: SSH answers
+    /// a channel's requests in the order they were sent (RFC 4254 §5.4), and libssh2 keeps
+    /// each request's state apart, so the first answer is the PTY's (its wait is always
+    /// resumed first) and the second the shell's.
     pub(crate) fn open(
         conn: &'c Connection,
         deadline: &Deadline,
     ) -> Result<ShellChannel<'c>, SessionError> {
         let stage = Stage::Prompt;
         let mut channel = conn.call(deadline, stage, Session::channel_session)?;
-        // Wide terminal: devices that wrap at the PTY width would otherwise split long lines.
-        conn.call(deadline, stage, |_| {
-            channel.request_pty("vt100", None, Some((511, 24, 0, 0)))
-        })?;
         // Anything a device sends as stderr inside a shell belongs to the output stream; left
         // apart, it would sit unread in libssh2's queue and shrink the channel window.
         conn.call(deadline, stage, |_| {
             channel.handle_extended_data(ssh2::ExtendedData::Merge)
         })?;
-        conn.call(deadline, stage, |_| channel.shell())?;
-        Ok(ShellChannel { conn, channel })
+        let (mut pty_done, mut shell_done) = (false, false);
+        loop {
+            if !pty_done {
+                // Wide terminal: devices that wrap at the PTY width would otherwise split
+                // long lines.
+                match channel.request_pty("vt100", None, Some((511, 24, 0, 0))) {
+                    Ok(()) => pty_done = true,
+                    Err(e) if super::would_block(&e) => {}
+                    Err(e) => return Err(super::classify(deadline, stage, e)),
+                }
+            }
+            if !shell_done {
+                match channel.shell() {
+                    Ok(()) => shell_done = true,
+                    Err(e) if super::would_block(&e) => {}
+                    Err(e) => return Err(super::classify(deadline, stage, e)),
+                }
+            }
+            if pty_done && shell_done {
+                return Ok(ShellChannel { conn, channel });
+            }
+            conn.wait(deadline, stage)?;
+        }
     }
 }
 

@@ -34,11 +34,13 @@ fn target(fleet: &Fleet, spec: &DeviceSpec) -> DeviceTarget {
         host: addr.ip().to_string(),
         port: addr.port(),
         platform: "cisco_ios".into(),
+        transport: Default::default(),
         username: spec.username.clone(),
         password: Some(Secret::new(spec.password.clone())),
         secret: Some(Secret::new(spec.secret.clone())),
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 
@@ -178,7 +180,7 @@ fn a_two_megabyte_running_config_arrives_intact() {
 /// The simulator states the configuration's size (counted with `\r\n` line ends) and numbers
 /// its access ports 1, 2, 3…: any lost, doubled or reordered chunk breaks one or the other.
 #[track_caller]
-fn assert_running_config_intact(text: &str) {
+pub(crate) fn assert_running_config_intact(text: &str) {
     assert!(
         text.starts_with("Building configuration..."),
         "{:?}",
@@ -369,17 +371,72 @@ fn the_enable_fail_fault_is_enable_failed() {
 }
 
 #[test]
-fn a_legacy_crypto_device_is_reached() {
+fn a_legacy_only_device_is_refused_by_default_naming_its_offer_and_the_setting() {
     let (fleet, spec) = fleet(Behaviour {
         faults: vec![Fault::Legacy],
         ..Default::default()
     });
     let dir = temp_dir();
     let j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    let (record, stages) = run(&j, &SessionContext::new());
+    assert_outcome(&record, Outcome::ProtocolError);
+    assert_eq!(stages.last(), Some(&Stage::Handshake));
+    let m = &record.message;
+    assert!(
+        m.starts_with("handshake: the device offers only key exchange diffie-hellman-group14-sha1; host key ssh-rsa; MAC hmac-sha1")
+            && m.contains("legacy_algorithms: true")
+            && m.contains("KexAlgorithms +diffie-hellman-group14-sha1")
+            && m.contains("HostKeyAlgorithms +ssh-rsa"),
+        "{m}"
+    );
+    // The first connection failed the handshake, the second read the device's offer.
+    assert_eq!(fleet.counters(NAME).unwrap().connections, 2);
+    assert_eq!(fleet.counters(NAME).unwrap().auth_ok, 0);
+}
+
+#[test]
+fn a_legacy_crypto_device_is_reached_when_legacy_algorithms_are_allowed() {
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::Legacy],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let mut j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    j.target.ssh.algorithms.legacy = true;
     let (record, _) = run(&j, &SessionContext::new());
     assert_outcome(&record, Outcome::Ok);
     let known = std::fs::read_to_string(dir.path().join("known_hosts")).unwrap();
     assert!(known.contains(" ssh-rsa "), "{known}");
+}
+
+#[test]
+fn ssh_config_style_algorithm_changes_reach_a_legacy_device_too() {
+    use netsweep_protocol::AlgorithmList;
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::Legacy],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let mut j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    let algorithms = &mut j.target.ssh.algorithms;
+    algorithms.kex = Some(AlgorithmList::parse("+diffie-hellman-group14-sha1").unwrap());
+    algorithms.host_key = Some(AlgorithmList::parse("+ssh-rsa").unwrap());
+    algorithms.macs = Some(AlgorithmList::parse("^hmac-sha1").unwrap());
+    assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
+    // A list that leaves out what the device needs is refused again.
+    j.target.ssh.algorithms.macs = Some(AlgorithmList::parse("-hmac-sha1").unwrap());
+    let (record, _) = run(&j, &SessionContext::new());
+    assert_outcome(&record, Outcome::ProtocolError);
+    assert!(
+        record.message.contains("MAC hmac-sha1"),
+        "{}",
+        record.message
+    );
+    assert!(
+        !record.message.contains("key exchange"),
+        "{}",
+        record.message
+    );
 }
 
 #[test]
@@ -599,7 +656,8 @@ fn a_known_device_presenting_another_key_type_is_refused() {
     })
     .expect("start the simulated fleet");
     let dir = temp_dir();
-    let j = ios_job(&legacy, &spec, dir.path(), &["show clock"]);
+    let mut j = ios_job(&legacy, &spec, dir.path(), &["show clock"]);
+    j.target.ssh.algorithms.legacy = true;
     assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
     let addr = legacy.addr(NAME).unwrap();
     legacy.shutdown();
@@ -646,4 +704,62 @@ fn the_device_deadline_ends_a_session_with_its_partial_output() {
     );
     let partial = &record.outputs[0];
     assert!(partial.truncated && partial.output.starts_with("Building configuration..."));
+}
+
+// ---- a device whose AAA server does not answer (`aaa-flaky`) ----
+
+#[test]
+fn an_aaa_timeout_on_a_password_login_is_connection_lost_at_auth_not_auth_failed() {
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::AaaFlaky(1)],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    let record = run(&j, &SessionContext::new()).0;
+    assert_outcome(&record, Outcome::ConnectionLost { stage: Stage::Auth });
+    assert!(record.outcome.is_transient());
+    assert!(record.message.contains("AAA server"), "{}", record.message);
+    // The next login is answered: what a retry gets.
+    assert_outcome(&run(&j, &SessionContext::new()).0, Outcome::Ok);
+    let counters = fleet.counters(NAME).unwrap();
+    assert_eq!((counters.aaa_unavailable, counters.auth_failed), (1, 0));
+}
+
+#[test]
+fn an_aaa_error_shown_over_keyboard_interactive_is_auth_unavailable() {
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::AaaFlaky(1)],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let kbd_only = ios_with(|s| s.auth_methods = vec!["keyboard-interactive".into()]);
+    let j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    let record = run_with(&kbd_only, &j);
+    assert_outcome(&record, Outcome::AuthUnavailable);
+    assert!(record.outcome.is_transient());
+    assert!(
+        record.message.contains("\"% Error in authentication.\""),
+        "{}",
+        record.message
+    );
+    assert_outcome(&run_with(&kbd_only, &j), Outcome::Ok);
+    let counters = fleet.counters(NAME).unwrap();
+    assert_eq!((counters.aaa_unavailable, counters.auth_failed), (1, 0));
+}
+
+#[test]
+fn a_wrong_password_on_a_device_with_a_flaky_aaa_server_is_still_auth_failed() {
+    let (fleet, spec) = fleet(Behaviour {
+        faults: vec![Fault::AaaFlaky(1)],
+        ..Default::default()
+    });
+    let dir = temp_dir();
+    let mut j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
+    j.target.password = Some(Secret::new("not-the-password"));
+    let record = run(&j, &SessionContext::new()).0;
+    assert_outcome(&record, Outcome::AuthFailed);
+    assert!(!record.outcome.is_transient());
+    let counters = fleet.counters(NAME).unwrap();
+    assert_eq!((counters.aaa_unavailable, counters.auth_failed), (0, 1));
 }

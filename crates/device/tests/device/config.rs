@@ -184,6 +184,8 @@ fn again(fleet: &Fleet, spec: &DeviceSpec, dir: &Path, commands: &[&str]) -> Job
         secret: Some(Secret::new(spec.secret.clone())),
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
+        transport: Default::default(),
     };
     job(target, commands, &dir.join("known_hosts"))
 }

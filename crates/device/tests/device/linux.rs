@@ -213,11 +213,13 @@ fn connection_refused_is_unreachable_at_connect() {
         host: "127.0.0.1".into(),
         port,
         platform: "linux".into(),
+        transport: Default::default(),
         username: "nobody".into(),
         password: None,
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     };
     let j = job(t, &["true"], &dir.path().join("known_hosts"));
     let (record, stages) = run(&j, &SessionContext::new());
@@ -456,11 +458,13 @@ fn child_target() -> DeviceTarget {
         host: "127.0.0.1".into(),
         port,
         platform: "linux".into(),
+        transport: Default::default(),
         username: std::env::var(CHILD_USER_VAR).expect("run by run_child_test"),
         password: None,
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     }
 }
 

@@ -1,11 +1,15 @@
-//! The device crate against real SSH servers: OpenSSH's `sshd` for `linux`, the project's
-//! simulator for `cisco_ios` and every other platform of the table. One test binary; each module is one kind of server.
+//! The device crate against real servers: OpenSSH's `sshd` for `linux`, the project's
+//! simulator for `cisco_ios` and every other platform of the table (over SSH and telnet),
+//! BusyBox's `telnetd` for telnet. One test binary; each module is one kind of server.
 
+mod busybox;
 mod cisco_ios;
 mod config;
+mod jump;
 mod linux;
 mod platforms;
 mod sim_linux;
+mod telnet;
 
 use netsweep_device::{SessionContext, run_job};
 use netsweep_protocol::{DeviceRecord, Job, Outcome, Stage};

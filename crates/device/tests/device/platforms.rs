@@ -41,6 +41,8 @@ fn target(fleet: &Fleet, spec: &DeviceSpec, platform: &str) -> DeviceTarget {
         secret: Some(Secret::new(spec.secret.clone())),
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
+        transport: Default::default(),
     }
 }
 

@@ -22,11 +22,13 @@ fn srv1() -> (Fleet, DeviceTarget) {
         host: addr.ip().to_string(),
         port: addr.port(),
         platform: "linux".into(),
+        transport: Default::default(),
         username: spec.username.clone(),
         password: Some(Secret::new(spec.password.clone())),
         secret: None,
         key_file: None,
         groups: vec![],
+        ssh: Default::default(),
     };
     (fleet, target)
 }

@@ -386,11 +386,13 @@ pub(super) fn jobs(count: u64, deadline_ms: u64) -> Vec<Job> {
                 host: "127.0.0.1".into(),
                 port: 22,
                 platform: "cisco_ios".into(),
+                transport: Default::default(),
                 username: "admin".into(),
                 password: None,
                 secret: None,
                 key_file: None,
                 groups: Vec::new(),
+                ssh: Default::default(),
             };
             // No device is contacted: the known_hosts file is never read.
             let mut job = netsweep_testkit::job(target, &["show clock"], Path::new("/dev/null"));

@@ -1,19 +1,24 @@
 //! The dispatcher's promises, checked on the scripted backend and its virtual clock (`fake`):
 //! deadlines name the stage, replaced workers are not heard, retries keep their history,
-//! crashes name their signal, cancellation leaves unstarted devices alone, and under any
-//! interleaving of all that, each started device gets exactly one final record.
+//! crashes name their signal, cancellation leaves unstarted devices alone, sessions start at
+//! the connect rate, no group runs more devices than its limit, a failed canary or the
+//! failure limit stops new devices, and under any interleaving of all that, each started
+//! device gets exactly one final record.
 //!
 //! Times asserted here are virtual: they follow from the scripts, not from the machine.
 
 use std::time::Duration;
 
-use netsweep_protocol::{JobId, Outcome, Stage};
+use netsweep_protocol::{Job, JobId, Outcome, Stage};
 use proptest::prelude::*;
 
 use super::fake::{Act, Fake, Mode, Ran, Script, exit_code, jobs, label, scripted_message, signal};
 use super::{DEADLINE_SLACK, EXIT_WAIT};
 use crate::backend::ExitInfo;
-use crate::{Backoff, CancelLevel, PoolConfig, PoolEvent, PoolKind};
+use crate::{
+    Backoff, Canary, CancelLevel, ConnectRate, FailureLimit, PoolConfig, PoolEvent, PoolKind,
+    RunStats, StopReason,
+};
 
 const MODES: [Mode; 2] = [Mode::Processes, Mode::Threads];
 
@@ -494,6 +499,250 @@ fn a_recycled_worker_that_ignores_its_end_of_input_is_killed_and_replaced() {
     assert!(ran.workers.iter().all(|w| w.reaped));
 }
 
+// ---- sweep controls: connect rate, group limit, canary, failure limit ----
+
+/// When each attempt was handed to a worker, in order: (time, job, attempt).
+fn all_starts(ran: &Ran) -> Vec<(Duration, JobId, u32)> {
+    ran.events
+        .iter()
+        .filter_map(|(t, e)| match e {
+            PoolEvent::Started { job, attempt, .. } => Some((*t, *job, *attempt)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `count` jobs with these groups (job i gets `groups[i]`, none past its end).
+fn grouped_jobs(count: u64, groups: &[&[&str]]) -> Vec<Job> {
+    let mut all = jobs(count, 10_000);
+    for (job, g) in all.iter_mut().zip(groups) {
+        job.target.groups = g.iter().map(|s| s.to_string()).collect();
+    }
+    all
+}
+
+fn finishes_after(ms: u64, outcome: Outcome) -> Script {
+    Script::new().then(ms, Act::Finish(outcome))
+}
+
+/// The `Stopped` and `CanaryPassed` events, with their times.
+fn control_events(ran: &Ran) -> Vec<(Duration, String)> {
+    ran.events
+        .iter()
+        .filter_map(|(t, e)| match e {
+            PoolEvent::Stopped { reason } => Some((*t, format!("{reason:?}"))),
+            PoolEvent::CanaryPassed { devices } => Some((*t, format!("canary passed: {devices}"))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn sessions_start_at_the_connect_rate_across_workers_and_retries() {
+    for mode in MODES {
+        let fake = Fake::new(mode);
+        // Device 1 fails once: its retry is a new session, paced like the others.
+        fake.script(1, 1, finishes_after(1, Outcome::Unreachable));
+        let mut config = config(4);
+        config.retries = 1;
+        config.controls.connect_rate = Some(ConnectRate::new(10.0).unwrap());
+        let ran = fake.run(config, jobs(6, 1000));
+
+        let expected = [
+            (ms(0), 0, 1),
+            (ms(100), 1, 1),
+            (ms(200), 2, 1),
+            // Due at 201 (failed at 101, 100 ms back-off), it waits for the next slot of the
+            // rate, and goes before the devices not yet started.
+            (ms(300), 1, 2),
+            (ms(400), 3, 1),
+            (ms(500), 4, 1),
+            (ms(600), 5, 1),
+        ];
+        assert_eq!(all_starts(&ran), expected, "{mode:?}");
+        assert_eq!(ran.record(1).outcome, Outcome::Ok);
+        assert!(ran.stats().not_started.is_empty());
+    }
+}
+
+#[test]
+fn a_full_group_waits_while_the_other_devices_go_on() {
+    let fake = Fake::new(Mode::Processes);
+    fake.script(0, 1, finishes_after(300, Outcome::Ok))
+        .script(1, 1, finishes_after(300, Outcome::Ok))
+        .script(2, 1, finishes_after(100, Outcome::Ok))
+        .script(3, 1, finishes_after(100, Outcome::Ok))
+        .script(4, 1, finishes_after(50, Outcome::Ok))
+        .script(5, 1, finishes_after(10, Outcome::Ok));
+    let mut config = config(3);
+    config.controls.max_per_group = Some(1);
+    let groups: &[&[&str]] = &[&["a"], &["a"], &["b"], &["b"], &[], &["a", "b"]];
+    let ran = fake.run(config, grouped_jobs(6, groups));
+
+    // 1 waits for a and 3 for b, without holding up 2 (b) or 4 (no group); 5, in both
+    // groups, waits for both and comes after 1, which was ahead of it in line for a.
+    let expected = [
+        (ms(0), 0, 1),
+        (ms(0), 2, 1),
+        (ms(0), 4, 1),
+        (ms(100), 3, 1),
+        (ms(300), 1, 1),
+        (ms(600), 5, 1),
+    ];
+    assert_eq!(all_starts(&ran), expected);
+    for job in 0..6 {
+        assert_eq!(ran.record(job).outcome, Outcome::Ok, "job {job}");
+    }
+}
+
+#[test]
+fn a_failed_canary_stops_the_sweep_and_the_rest_get_no_record() {
+    for mode in MODES {
+        let fake = Fake::new(mode);
+        fake.script(0, 1, finishes_after(5, Outcome::Ok)).script(
+            1,
+            1,
+            finishes_after(10, Outcome::CommandError),
+        );
+        let mut config = config(3);
+        config.controls.canary = Some(Canary::First(2));
+        let ran = fake.run(config, jobs(6, 1000));
+
+        assert_eq!(ran.started(), [0, 1], "{mode:?}");
+        assert_eq!(ran.record(1).outcome, Outcome::CommandError);
+        let reason = StopReason::CanaryFailed {
+            failed: 1,
+            canaries: 2,
+        };
+        assert_eq!(ran.stats().stopped, Some(reason.clone()));
+        assert_eq!(ran.stats().not_started, [2, 3, 4, 5]);
+        assert_eq!(control_events(&ran), [(ms(10), format!("{reason:?}"))]);
+    }
+}
+
+#[test]
+fn a_canary_group_that_passes_after_a_retry_lets_the_others_start() {
+    let fake = Fake::new(Mode::Processes);
+    // Canary 3 fails once (a 100 ms back-off), then is ok: only its final record counts.
+    fake.script(3, 1, finishes_after(1, Outcome::Unreachable));
+    let mut config = config(8);
+    config.retries = 1;
+    config.controls.canary = Some(Canary::Group("core".into()));
+    let groups: &[&[&str]] = &[&[], &["edge"], &[], &["edge", "core"], &["core"]];
+    let ran = fake.run(config, grouped_jobs(6, groups));
+
+    let starts = all_starts(&ran);
+    assert_eq!(starts[..3], [(ms(0), 3, 1), (ms(0), 4, 1), (ms(101), 3, 2)]);
+    // The others start, in the sweep's order, once the last canary's final record is in.
+    assert_eq!(
+        starts[3..],
+        [
+            (ms(102), 0, 1),
+            (ms(102), 1, 1),
+            (ms(102), 2, 1),
+            (ms(102), 5, 1)
+        ]
+    );
+    assert_eq!(
+        control_events(&ran),
+        [(ms(102), "canary passed: 2".to_string())]
+    );
+    assert_eq!(ran.stats().stopped, None);
+    assert_eq!(ran.stats().finished, 6);
+}
+
+#[test]
+fn the_failure_limit_stops_new_devices_while_started_ones_finish_and_retry() {
+    for mode in MODES {
+        let fake = Fake::new(mode);
+        for job in 0..6 {
+            fake.script(job, 1, finishes_after(100, Outcome::Ok));
+        }
+        fake.script(0, 1, finishes_after(10, Outcome::CommandError))
+            .script(1, 1, finishes_after(15, Outcome::Unreachable))
+            .script(2, 1, finishes_after(10, Outcome::CommandError));
+        let mut config = config(2);
+        config.retries = 1;
+        config.controls.max_failures = Some(FailureLimit::Count(2));
+        let ran = fake.run(config, jobs(6, 1000));
+
+        // 0 fails at 10 and 2 takes its worker; 1 fails transiently at 15 (not a failure
+        // yet) and 3 takes its worker; 2 fails at 20: the second failure stops the sweep.
+        let reason = StopReason::TooManyFailures {
+            failed: 2,
+            limit: 2,
+        };
+        assert_eq!(control_events(&ran), [(ms(20), format!("{reason:?}"))]);
+        // 3 was running and finishes; 1 was waiting out its back-off and is retried.
+        assert_eq!(ran.record(3).outcome, Outcome::Ok);
+        assert_eq!(ran.finished(3)[0].0, ms(115));
+        assert_eq!(ran.record(1).outcome, Outcome::Ok, "{mode:?}");
+        assert_eq!(starts(&ran, 1), [(ms(0), 1), (ms(115), 2)]);
+        assert_eq!(ran.stats().not_started, [4, 5]);
+        assert_eq!(ran.stats().stopped, Some(reason));
+    }
+}
+
+#[test]
+fn a_failure_limit_reached_with_nothing_left_to_start_stops_nothing() {
+    let fake = Fake::new(Mode::Processes);
+    fake.script(0, 1, finishes_after(10, Outcome::AuthFailed))
+        .script(1, 1, finishes_after(20, Outcome::AuthFailed));
+    let mut config = config(2);
+    config.controls.max_failures = Some(FailureLimit::Percent(50.0));
+    let ran = fake.run(config, jobs(2, 1000));
+
+    assert!(control_events(&ran).is_empty());
+    assert_eq!(ran.stats().stopped, None);
+    assert_eq!(ran.stats().finished, 2);
+}
+
+#[test]
+fn a_canary_cut_short_by_ctrl_c_neither_passes_nor_stops_the_sweep() {
+    for mode in MODES {
+        let fake = Fake::new(mode);
+        // Canary 0 is ok; canary 1 hangs and is cancelled when the cancel grace runs out.
+        fake.script(0, 1, finishes_after(10, Outcome::Ok))
+            .script(1, 1, hangs_in_auth());
+        fake.cancel_at(50, CancelLevel::Graceful);
+        let mut config = config(4);
+        config.cancel_grace = ms(100);
+        config.controls.canary = Some(Canary::First(2));
+        let ran = fake.run(config, jobs(5, 60_000));
+
+        // A cancelled canary is no verdict: the sweep was interrupted, not stopped, and the
+        // held devices are simply not started (a resume runs the canary again).
+        assert_eq!(ran.record(1).outcome, Outcome::Cancelled, "{mode:?}");
+        assert!(control_events(&ran).is_empty(), "{mode:?}");
+        assert_eq!(ran.stats().stopped, None);
+        assert_eq!(ran.stats().not_started, [2, 3, 4]);
+    }
+}
+
+#[test]
+fn a_percent_failure_limit_counts_the_whole_sweep_and_starts_are_still_paced() {
+    let fake = Fake::new(Mode::Threads);
+    for job in [1, 3] {
+        fake.script(job, 1, finishes_after(1, Outcome::AuthFailed));
+    }
+    let mut config = config(2);
+    // 10 % of 20 devices is 2 failures; one start every 50 ms.
+    config.controls.max_failures = Some(FailureLimit::Percent(10.0));
+    config.controls.connect_rate = Some(ConnectRate::new(20.0).unwrap());
+    let ran = fake.run(config, jobs(20, 1000));
+
+    let reason = StopReason::TooManyFailures {
+        failed: 2,
+        limit: 2,
+    };
+    // Jobs end at once (the fake's default is ok at 1 ms): 0 at 0, 1 at 50 (fails at 51),
+    // 2 at 100, 3 at 150 (fails at 151: the limit), nothing after.
+    let expected: Vec<(Duration, JobId, u32)> = (0..4).map(|j| (ms(50 * j), j, 1)).collect();
+    assert_eq!(all_starts(&ran), expected);
+    assert_eq!(control_events(&ran), [(ms(151), format!("{reason:?}"))]);
+    assert_eq!(ran.stats().not_started, (4..20).collect::<Vec<_>>());
+}
+
 // ---- every interleaving: exactly one final record per started device ----
 
 /// How one attempt ends, in the property's terms.
@@ -530,6 +779,29 @@ struct Case {
     cancels: Vec<(u64, CancelLevel)>,
     /// Per job, a plan for each possible attempt.
     plans: Vec<[Plan; 3]>,
+    /// Per job, its groups as a bit set over [`GROUPS`].
+    groups: Vec<u8>,
+    controls: Controls,
+}
+
+/// The sweep controls of a case.
+#[derive(Clone, Debug)]
+struct Controls {
+    rate_interval_ms: Option<u64>,
+    max_per_group: Option<usize>,
+    canary: Option<Canary>,
+    max_failures: Option<usize>,
+}
+
+const GROUPS: [&str; 3] = ["a", "b", "c"];
+
+fn group_names(bits: u8) -> Vec<String> {
+    GROUPS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, g)| g.to_string())
+        .collect()
 }
 
 // The strategies draw small integers and map them onto variants: proptest's value trees for
@@ -633,13 +905,36 @@ fn any_cancel() -> impl Strategy<Value = Vec<(u64, CancelLevel)>> {
     })
 }
 
+fn any_controls() -> impl Strategy<Value = Controls> {
+    // Each control is on in about a third of the runs (the group limit in half).
+    (
+        (0..3u8, 1..300u64),
+        (0..4u8, 1..=2usize),
+        (0..6u8, 1..=3usize),
+        (0..3u8, 1..=3usize),
+    )
+        .prop_map(
+            |((rate, interval), (grouped, limit), (canary, first), (fails, max))| Controls {
+                rate_interval_ms: (rate == 0).then_some(interval),
+                max_per_group: (grouped >= 2).then_some(limit),
+                canary: match canary {
+                    0 => Some(Canary::First(first)),
+                    1 => Some(Canary::Group("a".into())),
+                    _ => None,
+                },
+                max_failures: (fails == 0).then_some(max),
+            },
+        )
+}
+
 fn any_case() -> impl Strategy<Value = Case> {
     (
         any::<bool>(),
         (1..=3usize, 0..=2u32, 0..10u8),
         (50..400u64, 0..300u64, 0..500u64),
         any_cancel(),
-        proptest::collection::vec(proptest::array::uniform3(any_plan()), 1..=6),
+        proptest::collection::vec((proptest::array::uniform3(any_plan()), 0..8u8), 1..=6),
+        any_controls(),
     )
         .prop_map(
             |(
@@ -647,8 +942,10 @@ fn any_case() -> impl Strategy<Value = Case> {
                 (workers, retries, recycle),
                 (deadline_ms, kill_grace_ms, cancel_grace_ms),
                 cancels,
-                plans,
+                jobs,
+                controls,
             )| {
+                let (plans, groups) = jobs.into_iter().unzip();
                 Case {
                     mode: if threads {
                         Mode::Threads
@@ -664,6 +961,8 @@ fn any_case() -> impl Strategy<Value = Case> {
                     cancel_grace_ms,
                     cancels,
                     plans,
+                    groups,
+                    controls,
                 }
             },
         )
@@ -709,7 +1008,18 @@ fn run_case(case: &Case) -> Ran {
     config.retries = case.retries;
     config.kill_grace = ms(case.kill_grace_ms);
     config.cancel_grace = ms(case.cancel_grace_ms);
-    fake.run(config, jobs(case.plans.len() as u64, case.deadline_ms))
+    let c = &case.controls;
+    config.controls.connect_rate = c
+        .rate_interval_ms
+        .map(|i| ConnectRate::new(1000.0 / i as f64).unwrap());
+    config.controls.max_per_group = c.max_per_group;
+    config.controls.canary = c.canary.clone();
+    config.controls.max_failures = c.max_failures.map(FailureLimit::Count);
+    let mut jobs = jobs(case.plans.len() as u64, case.deadline_ms);
+    for (job, bits) in jobs.iter_mut().zip(&case.groups) {
+        job.target.groups = group_names(*bits);
+    }
+    fake.run(config, jobs)
 }
 
 /// Where one job is in its life, as the events tell it.
@@ -801,6 +1111,7 @@ fn check(case: &Case, ran: &Ran) -> Result<(), TestCaseError> {
                 }
                 (*job, Life::Finished)
             }
+            PoolEvent::CanaryPassed { .. } | PoolEvent::Stopped { .. } => continue,
         };
         lives[job as usize] = next;
     }
@@ -820,9 +1131,10 @@ fn check(case: &Case, ran: &Ran) -> Result<(), TestCaseError> {
     let mut not_started = stats.not_started.clone();
     not_started.sort_unstable();
     prop_assert_eq!(&not_started, &unfinished);
-    if !cancelled {
+    if !cancelled && stats.stopped.is_none() {
         prop_assert!(unfinished.is_empty());
     }
+    check_controls(case, ran, stats)?;
     prop_assert_eq!(stats.finished, case.plans.len() - unfinished.len());
     prop_assert_eq!(stats.workers_spawned, ran.workers.len());
     for w in &ran.workers {
@@ -839,6 +1151,141 @@ fn check(case: &Case, ran: &Ran) -> Result<(), TestCaseError> {
             prop_assert!(w.reaped, "worker {}.{} never reaped", w.slot, w.generation);
         }
     }
+    Ok(())
+}
+
+/// The controls held: sessions never closer than the connect rate allows, no group over its
+/// limit, nothing but canaries before the canary passed, no first attempt once the failure
+/// limit was reached, and one `Stopped` exactly when the run says it stopped.
+fn check_controls(case: &Case, ran: &Ran, stats: &RunStats) -> Result<(), TestCaseError> {
+    let c = &case.controls;
+    let n = case.plans.len();
+    let groups_of = |job: JobId| case.groups[job as usize];
+    // The canary as the dispatcher chooses it; it holds nothing back when it is every job.
+    let in_canary = |job: JobId| match &c.canary {
+        Some(Canary::First(k)) => (job as usize) < *k,
+        Some(Canary::Group(g)) => group_names(groups_of(job)).contains(g),
+        None => false,
+    };
+    let canaries = (0..n as JobId).filter(|j| in_canary(*j)).count();
+    let canary_active = canaries > 0 && canaries < n;
+    let interval = c
+        .rate_interval_ms
+        .map(|i| ConnectRate::new(1000.0 / i as f64).unwrap().interval());
+
+    let mut starts: Vec<Duration> = Vec::new();
+    let mut in_flight = [0usize; GROUPS.len()];
+    let (mut canary_finals, mut canary_not_ok, mut canary_failed) = (0, 0, 0);
+    let (mut failures, mut stops) = (0, 0);
+    let mut interrupted = false;
+    let ended = |job: JobId, in_flight: &mut [usize; GROUPS.len()]| {
+        for (g, count) in in_flight.iter_mut().enumerate() {
+            if groups_of(job) & (1 << g) != 0 {
+                *count -= 1;
+            }
+        }
+    };
+    for (at, event) in &ran.events {
+        match event {
+            PoolEvent::Started { job, attempt, .. } => {
+                if let Some(interval) = interval {
+                    // Any k+1 starts span more than k-1 intervals (a late start may keep
+                    // its schedule, so two can be closer than one interval, never equal).
+                    let m = starts.len();
+                    for (k, s) in starts.iter().enumerate() {
+                        let between = (m - k - 1) as u32;
+                        prop_assert!(
+                            *at > *s + interval * between,
+                            "start {} at {:?} too close to start {} at {:?} ({:?} apart)",
+                            m,
+                            at,
+                            k,
+                            s,
+                            interval
+                        );
+                    }
+                    starts.push(*at);
+                }
+                for (g, count) in in_flight.iter_mut().enumerate() {
+                    if groups_of(*job) & (1 << g) != 0 {
+                        *count += 1;
+                        if let Some(limit) = c.max_per_group {
+                            prop_assert!(
+                                *count <= limit,
+                                "group {} has {} devices at {:?}",
+                                GROUPS[g],
+                                count,
+                                at
+                            );
+                        }
+                    }
+                }
+                if *attempt == 1 {
+                    if canary_active && !in_canary(*job) {
+                        prop_assert!(
+                            canary_finals == canaries && canary_not_ok == 0,
+                            "job {} started at {:?} before the canary passed",
+                            job,
+                            at
+                        );
+                    }
+                    if let Some(max) = c.max_failures {
+                        prop_assert!(
+                            failures < max,
+                            "job {} started at {:?} after {} failures",
+                            job,
+                            at,
+                            failures
+                        );
+                    }
+                }
+            }
+            PoolEvent::Retrying { job, .. } => ended(*job, &mut in_flight),
+            PoolEvent::Finished { job, record } => {
+                ended(*job, &mut in_flight);
+                let failed = !record.outcome.is_ok() && record.outcome != Outcome::Cancelled;
+                if canary_active && in_canary(*job) {
+                    canary_finals += 1;
+                    canary_not_ok += usize::from(!record.outcome.is_ok());
+                    canary_failed += usize::from(failed);
+                }
+                failures += usize::from(failed);
+                // A cancelled device means the sweep is being interrupted.
+                interrupted |= record.outcome == Outcome::Cancelled;
+            }
+            PoolEvent::CanaryPassed { devices } => {
+                prop_assert!(canary_active && canary_finals == canaries && canary_not_ok == 0);
+                prop_assert_eq!(*devices, canaries);
+                prop_assert!(!interrupted, "canary passed while interrupted");
+            }
+            PoolEvent::Stopped { reason } => {
+                stops += 1;
+                prop_assert_eq!(stops, 1, "stopped twice");
+                prop_assert_eq!(Some(reason), stats.stopped.as_ref());
+                match reason {
+                    StopReason::CanaryFailed {
+                        failed,
+                        canaries: k,
+                    } => {
+                        prop_assert!(canary_active && *k == canaries && canary_finals == *k);
+                        // A cancelled canary is no verdict: no stop is announced for it.
+                        prop_assert!(*failed == canary_failed && canary_failed == canary_not_ok);
+                        prop_assert!(*failed > 0 && !interrupted);
+                    }
+                    StopReason::TooManyFailures { failed, limit } => {
+                        prop_assert_eq!(Some(*limit), c.max_failures);
+                        prop_assert!(*failed == failures && failures >= *limit);
+                    }
+                }
+            }
+        }
+    }
+    prop_assert_eq!(stops > 0, stats.stopped.is_some());
+    prop_assert_eq!(
+        in_flight,
+        [0; GROUPS.len()],
+        "devices still counted in flight"
+    );
     Ok(())
 }
 

@@ -245,6 +245,7 @@ fn counters_count_every_connection_login_and_command() {
         commands: 3,
         method_queries: 0,
         channels_done: 3,
+        aaa_unavailable: 0,
         ..Default::default()
     };
     assert!(
