@@ -505,3 +505,22 @@ fn the_device_deadline_ends_a_session_with_its_partial_output() {
     );
     assert!(record.outputs[0].truncated);
 }
+
+#[test]
+fn every_platform_of_the_table_runs_its_version_command_over_telnet() {
+    // Telnet is a transport, not a platform: each model the simulator serves, reached by the
+    // table's driver over telnet, logs in by its prompts and answers `@version`.
+    for platform in Platform::all() {
+        let (fleet, spec) = fleet(platform, Behaviour::default());
+        let dir = temp_dir();
+        let mut j = telnet_job(&fleet, &spec, dir.path(), &["@version"]);
+        j.target.secret = Some(Secret::new(spec.secret.clone()));
+        let (record, stages) = run(&j, &SessionContext::new());
+        assert_outcome(&record, Outcome::Ok);
+        assert_eq!(record.transport, Transport::Telnet, "{platform}");
+        assert!(!stages.contains(&Stage::HostKey), "{platform}: {stages:?}");
+        let out = &record.outputs[0];
+        assert!(!out.output.trim().is_empty(), "{platform}: {out:?}");
+        assert!(!out.output.contains('\r'), "{platform}: {out:?}");
+    }
+}
