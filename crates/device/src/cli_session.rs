@@ -175,9 +175,18 @@ impl<'p, S: CliStream> CliSession<'p, S> {
     /// it. They go out in one write and cost one round trip together instead of one each (on
     /// a distant device, a round trip is most of a session's time). A device that rejects a
     /// set-up command still works: the pager is answered instead.
-    pub(crate) fn prepare(&mut self) -> Result<(), SessionError> {
+    ///
+    /// `batch: false` sends each set-up command on its own and leaves the enable command to
+    /// [`CliSession::enable`]: a device whose terminal echoes typed-ahead lines at once (a
+    /// Unix tty in canonical mode, as BusyBox telnetd gives its login program) shows every
+    /// echo before the first answer, so a batch's prompts cannot be told apart.
+    pub(crate) fn prepare(&mut self, batch: bool) -> Result<(), SessionError> {
         let stage = Stage::Prompt;
         let spec = self.spec();
+        if !batch {
+            let setup = spec.setup.clone();
+            return self.run_setup(&setup, stage);
+        }
         let enable = spec
             .enable
             .as_ref()

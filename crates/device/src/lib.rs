@@ -535,7 +535,9 @@ impl Session<'_, '_> {
         platform: &Platform,
         commands: &[ResolvedCommand],
     ) -> Result<(), SessionError> {
-        cli.prepare()?;
+        // Over telnet there is no handshake to amortise and the far end may be a tty that
+        // echoes typed-ahead lines early (see `prepare`): one line at a time there.
+        cli.prepare(self.job.target.transport == Transport::Ssh)?;
         if platform.spec().enable.is_some() {
             self.stages.enter(Stage::Enable);
             cli.enable(self.job.target.secret.as_ref())?;
