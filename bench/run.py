@@ -161,7 +161,7 @@ class Simulator:
     def __init__(self, workdir: Path, label: str, count: int, base_addr: str, seed: int,
                  latency: str | None = None, faults: str | None = None,
                  duration_s: int = 900, transport: str | None = None, rtt: str | None = None,
-                 session_log: Path | None = None):
+                 session_log: Path | None = None, platform: str = "cisco_ios"):
         self.inventory = workdir / f"{label}.yaml"
         self.expected = workdir / f"{label}.expected.json"
         self.out = workdir / f"{label}.sim.out"
@@ -170,7 +170,7 @@ class Simulator:
                      "--base-addr", base_addr, "--base-port", str(SIM_PORT),
                      "--seed", str(seed), "--name-prefix", f"{label}-",
                      "--write-inventory", str(self.inventory),
-                     "--duration", f"{duration_s}s"]
+                     "--duration", f"{duration_s}s", "--platform", platform]
         if latency:
             self.args += ["--latency", latency]
         if faults:
@@ -228,8 +228,9 @@ class Simulator:
 @contextlib.contextmanager
 def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1,
           latency: str | None = None, faults: str | None = None, duration_s: int = 900,
-          transport: str | None = None, rtt: str | None = None):
-    """A simulated fleet of `count` instant IOS devices and the one inventory listing them.
+          transport: str | None = None, rtt: str | None = None, platform: str = "cisco_ios"):
+    """A simulated fleet of `count` instant devices (IOS unless `platform` says otherwise) and
+    the one inventory listing them.
 
     Fleets above DEVICES_PER_SIM devices are split over several simulator processes (each on
     its own 127.<octet>.x.y block) whose generated lists are merged into one inventory."""
@@ -241,7 +242,7 @@ def fleet(workdir: Path, label: str, count: int, first_octet: int, seed: int = 1
             sims.append(stack.enter_context(Simulator(
                 workdir, f"{label}{part + 1}" if parts > 1 else label, n,
                 f"127.{first_octet + part}.0.1", seed + part, latency, faults, duration_s,
-                transport, rtt)))
+                transport, rtt, platform=platform)))
         for sim in sims:
             say(f"  {sim.ready_line}")
         sims[0].siblings = sims
@@ -1069,6 +1070,38 @@ def bench_parse(opts, work: Path) -> dict:
             "goals": {f"{p}_cost<=10%": g for p, g in goals.items()}, "table": text}
 
 
+def simulated_platforms() -> list[str]:
+    """The simulator's platforms, from `netsweep platforms --format json` (the table)."""
+    listed = json.loads(subprocess.run([str(NETSWEEP), "platforms", "--format", "json"],
+                                       check=True, capture_output=True, text=True).stdout)
+    return [p["name"] for p in listed if p["builtin"]]
+
+
+def bench_platforms(opts, work: Path) -> dict:
+    """Issue 11: each platform's devices/s next to cisco_ios's, same run, same flags."""
+    n, w = (200 if opts.quick else 1000), 32
+    repeat = opts.repeat or 3
+    platforms = simulated_platforms()
+    runs: dict[str, list[dict]] = {p: [] for p in platforms}
+    with contextlib.ExitStack() as stack:
+        inventories = {}
+        for i, p in enumerate(platforms):
+            inv, _ = stack.enter_context(fleet(work, f"plat-{p}", n, 80 + i, platform=p))
+            netsweep(inv, "threads", w, work, command="@version")  # host keys, warm caches
+            inventories[p] = inv
+        for _ in range(repeat):  # interleaved: every platform sees the same machine state
+            for p in platforms:
+                runs[p].append(netsweep(inventories[p], "threads", w, work, command="@version"))
+    rate = {p: median_rate(r) for p, r in runs.items()}
+    base = rate["cisco_ios"]
+    rows = [[p, w, n, spread(walls(runs[p])), rate[p], f"{rate[p] / base:.0%}",
+             failures(runs[p]), verdict(rate[p] / base >= 0.8)] for p in platforms]
+    text = table(f"platforms: {n} instant simulated devices per platform, `-c @version`, "
+                 f"threads -w {w}, median of {repeat} interleaved runs",
+                 ["platform", "workers", "devices", "wall s median (min … max)", "devices/s",
+                  "vs cisco_ios", "failed", "goal >= 80 %"], rows)
+    return {"devices": n, "workers": w, "runs": runs, "rate_median": rate,
+            "over_cisco_ios": {p: rate[p] / base for p in platforms}, "table": text}
 def bench_telnet(opts, work: Path) -> dict:
     n = 200 if opts.quick else 1000
     counts = [32, 256]
@@ -1135,6 +1168,7 @@ BENCHMARKS = {
     "telnet": bench_telnet,
     "pacing": bench_pacing,
     "parse": bench_parse,
+    "platforms": bench_platforms,
 }
 
 

@@ -70,6 +70,8 @@ impl TestFleet {
                     timeouts,
                     host_key_policy: HostKeyPolicy::AcceptNew,
                     known_hosts: Some(self.known_hosts.clone()),
+                    platform_definition: None,
+                    named_commands: Vec::new(),
                     parse: None,
                     change: None,
                 }

@@ -10,6 +10,7 @@ mod deploy;
 mod harness;
 mod pacing;
 mod parse;
+mod platforms;
 mod pool_contract;
 mod reach;
 mod resume;

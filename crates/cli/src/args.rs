@@ -45,6 +45,10 @@ pub enum Command {
     /// which groups devices with identical output in a text report.)
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
+    /// List the platforms netsweep can sweep: device_type names and aliases, modes, the
+    /// ntc-templates name and the named commands (`-c @version`…).
+    #[command(after_help = PLATFORMS_EXAMPLES)]
+    Platforms(PlatformsArgs),
     /// Print a completion script for your shell (bash, zsh, fish, powershell, elvish).
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -327,6 +331,19 @@ pub struct RunArgs {
         required_unless_present_any = ["resume", "config", "config_lines"]
     )]
     pub commands: Vec<String>,
+
+    /// Named commands of your own for `-c @NAME`, in a YAML file: for each name a `default`
+    /// command and per-platform ones (`bgp: {default: show ip bgp summary, juniper_junos:
+    /// show bgp summary}`). Built in: @version, @interfaces, @running-config, @clock.
+    #[arg(long = "commands", value_name = "FILE")]
+    pub commands_file: Option<PathBuf>,
+
+    /// Platforms netsweep does not know, in a YAML file: a list of definitions in the shape
+    /// `netsweep platforms --format json` shows (each entry's `definition`), full, or
+    /// `base: cisco_ios` plus the fields that differ. An inventory can also define them under
+    /// `platforms:`.
+    #[arg(long, value_name = "FILE")]
+    pub platforms: Option<PathBuf>,
 
     /// The configuration change (`--config` and the flags that go with it).
     #[command(flatten)]
@@ -673,6 +690,42 @@ pub enum ReportFormat {
     Jsonl,
     /// The summary only.
     Summary,
+}
+
+const PLATFORMS_EXAMPLES: &str = "\
+Examples:
+  netsweep platforms
+  netsweep platforms --format json | jq '.[] | {name, aliases: .definition.aliases}'
+  # With your own platforms (a file, or an inventory's platforms:):
+  netsweep platforms --platforms my-platforms.yaml -i devices.yaml
+
+Any name or alias is a device_type in devices.yaml; `autodetect` finds the platform from the
+SSH ident, the prompt and at most one show-version-style command.";
+
+/// `netsweep platforms` output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlatformsFormat {
+    /// A table.
+    Text,
+    /// A JSON array: each platform's name, whether it is built in, its modes, and its full
+    /// `definition` (the shape `--platforms` files use).
+    Json,
+}
+
+/// `netsweep platforms` flags.
+#[derive(Debug, Args)]
+pub struct PlatformsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlatformsFormat::Text)]
+    pub format: PlatformsFormat,
+
+    /// Also list the platforms defined in this file.
+    #[arg(long, value_name = "FILE")]
+    pub platforms: Option<PathBuf>,
+
+    /// Also list the platforms this inventory defines under `platforms:`.
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
 }
 
 /// `netsweep report` flags.

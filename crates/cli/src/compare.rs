@@ -75,10 +75,14 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitStatus> {
     if let Some(path) = &args.chart {
         chart::check_path(path)?;
     }
-    let inventory = crate::run::load_inventory(&args.inventory)?;
+    let inventory = crate::run::load_inventory(&args.inventory, netsweep_platform::builtin())?;
     let devices = inventory.select(&args.limit)?.len();
     let _fleet = if args.simulate {
-        Some(crate::run::start_simulator(&args.inventory, args.sim_seed)?)
+        Some(crate::run::start_simulator(
+            &args.inventory,
+            args.sim_seed,
+            netsweep_platform::builtin(),
+        )?)
     } else {
         None
     };

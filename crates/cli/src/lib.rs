@@ -13,6 +13,7 @@ mod compare;
 mod display;
 mod manual;
 mod merge;
+mod platforms;
 mod progress;
 mod report;
 mod rows;
@@ -87,7 +88,8 @@ pub fn main() -> ExitCode {
         | Command::Parse(_)
         | Command::Templates(_)
         | Command::Completions(_)
-        | Command::Man(_) => 0,
+        | Command::Man(_)
+        | Command::Platforms(_) => 0,
     };
     init_logging(verbose);
     let result = match &cli.command {
@@ -100,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Templates(args::TemplatesCommand::Fetch(a)) => templates::fetch::fetch(a),
         Command::Completions(a) => manual::completions(a),
         Command::Man(a) => manual::man(a),
+        Command::Platforms(a) => platforms::platforms(a),
     };
     match result {
         Ok(status) => status.into(),

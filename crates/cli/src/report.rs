@@ -54,7 +54,14 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitStatus> {
                 let mut record = (*r).clone();
                 let spec = netsweep_protocol::ParseSpec {
                     templates: plan.templates.clone(),
-                    platform: crate::templates::ntc_platform(&record.platform),
+                    // An autodetected device is parsed as the platform found.
+                    platform: crate::templates::ntc_platform(
+                        netsweep_platform::builtin(),
+                        record
+                            .platform_detected
+                            .as_deref()
+                            .unwrap_or(&record.platform),
+                    ),
                     own_templates: plan.own.clone(),
                 };
                 netsweep_pool::parse::parse_outputs(&spec, &mut record);

@@ -3,6 +3,7 @@
 //! This module wires the crates together and decides the exit status; it does no device I/O,
 //! and leaves rendering to the journal crate and [`crate::display`].
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,11 +14,14 @@ use netsweep_journal::{
     InventoryRef, JournalHeader, JournalWriter, OutputDir, ResumeOptions, ShardHeader,
     SummaryAccumulator, SummaryStyle, plan_resume,
 };
+use netsweep_platform::{CommandBook, PlatformTable};
 use netsweep_pool::{
     Canary, Cancel, CancelLevel, FailureLimit, PoolConfig, PoolEvent, PoolKind, StopReason,
     SweepControls, WorkerStart,
 };
-use netsweep_protocol::{HostKeyPolicy, Job, Outcome, ParseSpec, Timeouts, Transport};
+use netsweep_protocol::{
+    HostKeyPolicy, Job, NamedCommand, Outcome, ParseSpec, Timeouts, Transport,
+};
 use netsweep_shard::Shard;
 
 use crate::ExitStatus;
@@ -50,7 +54,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     };
     // A change's template is compiled before anything else can fail half way.
     let change_plan = crate::change::ChangePlan::load(&args.change)?;
-    let inventory = load_inventory(&args.inventory)?;
+    let platforms = crate::platforms::table(args.platforms.as_deref())?;
+    let inventory = load_inventory(&args.inventory, &platforms)?;
     let selected = inventory.select(&args.limit)?;
     check_canary_group(args, &selected)?;
     if let Some(plan) = change_plan.as_ref().filter(|_| args.change.dry_run) {
@@ -61,6 +66,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     let mut summary = SummaryAccumulator::new();
     let (mut journal, commands, selected) =
         open_journal(args, &shards, &inventory, selected, &mut summary)?;
+    let named = crate::platforms::named_commands(
+        args.commands_file.as_deref(),
+        &inventory.platforms,
+        &commands,
+    )?;
     let known_hosts = known_hosts_path(&args.host_keys)?;
     let parse = match parse {
         Some(plan) => Some(plan),
@@ -77,6 +87,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
         &commands,
         args,
         known_hosts.as_deref(),
+        &inventory.platforms,
+        &named,
         parse.as_ref(),
     );
     apply_ssh_config(args, &selected, &mut jobs)?;
@@ -105,7 +117,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
 
     // The simulator stays up for the whole run and stops when `_fleet` drops.
     let _fleet = if args.simulate {
-        Some(start_simulator(&args.inventory, args.sim_seed)?)
+        Some(start_simulator(&args.inventory, args.sim_seed, &platforms)?)
     } else {
         None
     };
@@ -256,11 +268,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-pub(crate) fn load_inventory(path: &Path) -> anyhow::Result<Inventory> {
-    Ok(netsweep_inventory::load(
-        path,
-        netsweep_device::platform::device_types(),
-    )?)
+/// Loads the inventory, checking `device_type` against `platforms` (built-in and
+/// `--platforms`) and the inventory's own `platforms:`.
+pub(crate) fn load_inventory(path: &Path, platforms: &PlatformTable) -> anyhow::Result<Inventory> {
+    Ok(netsweep_inventory::load(path, platforms)?)
 }
 
 /// Creates this run's journal, or reopens the one being resumed and drops the devices it has
@@ -457,6 +468,8 @@ fn build_jobs(
     commands: &[String],
     args: &RunArgs,
     known_hosts: Option<&Path>,
+    platforms: &PlatformTable,
+    named: &CommandBook,
     parse: Option<&crate::templates::ParsePlan>,
 ) -> Vec<Job> {
     let policy = match args.host_keys.host_key_policy {
@@ -469,6 +482,22 @@ fn build_jobs(
         command: args.command_timeout,
         deadline: args.deadline,
     };
+    // The user's named commands travel with every job; a built-in platform's job only names
+    // its platform, a user-defined one carries its definition (serialized once per platform).
+    let named_commands: Vec<NamedCommand> = named
+        .entries()
+        .map(|(name, default, per_platform)| NamedCommand {
+            name: name.to_owned(),
+            default: default.map(str::to_owned),
+            platforms: per_platform.clone(),
+        })
+        .collect();
+    let mut definitions: HashMap<&str, serde_json::Value> = HashMap::new();
+    for p in platforms.platforms().iter().filter(|p| !p.is_builtin()) {
+        if let Ok(value) = serde_json::to_value(p.spec()) {
+            definitions.insert(p.name(), value);
+        }
+    }
     devices
         .iter()
         .enumerate()
@@ -480,9 +509,11 @@ fn build_jobs(
             timeouts: d.timeouts.apply(base),
             host_key_policy: policy,
             known_hosts: known_hosts.map(Path::to_path_buf),
+            platform_definition: definitions.get(d.target.platform.as_str()).cloned(),
+            named_commands: named_commands.clone(),
             parse: parse.map(|plan| ParseSpec {
                 templates: plan.templates.clone(),
-                platform: crate::templates::ntc_platform(&d.target.platform),
+                platform: crate::templates::ntc_platform(platforms, &d.target.platform),
                 own_templates: plan.own.clone(),
             }),
             change: None,
@@ -677,8 +708,13 @@ pub(crate) fn known_hosts_path(flags: &HostKeyArgs) -> anyhow::Result<Option<Pat
     Ok(Some(dir.join("known_hosts")))
 }
 
-pub(crate) fn start_simulator(inventory: &Path, seed: u64) -> anyhow::Result<netsweep_sim::Fleet> {
-    let spec = netsweep_sim::FleetSpec::from_inventory(inventory, seed).context("--simulate")?;
+pub(crate) fn start_simulator(
+    inventory: &Path,
+    seed: u64,
+    platforms: &PlatformTable,
+) -> anyhow::Result<netsweep_sim::Fleet> {
+    let spec = netsweep_sim::FleetSpec::from_inventory_with(inventory, seed, platforms)
+        .context("--simulate")?;
     let fleet = netsweep_sim::Fleet::start(spec).context("--simulate")?;
     tracing::info!("simulator serving {} devices", fleet.devices().len());
     Ok(fleet)

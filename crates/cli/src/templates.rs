@@ -252,8 +252,8 @@ pub(crate) fn parse_plan(
 }
 
 /// The platform name ntc-templates' index uses for a netsweep platform.
-pub(crate) fn ntc_platform(platform: &str) -> String {
-    netsweep_platform::builtin()
+pub(crate) fn ntc_platform(table: &netsweep_platform::PlatformTable, platform: &str) -> String {
+    table
         .get(platform)
         .and_then(|p| p.spec().ntc_platform.clone())
         .unwrap_or_else(|| platform.to_string())

@@ -77,6 +77,8 @@ pub struct SessionContext {
     /// access to them.
     pub(crate) known_hosts: Mutex<HashMap<PathBuf, KnownHostsCache>>,
     idle_hook: Mutex<Option<Arc<IdleHook>>>,
+    /// User-defined platforms received in jobs, compiled once, by their definition's text.
+    user_platforms: Mutex<HashMap<String, Arc<netsweep_platform::Platform>>>,
 }
 
 /// Something to do once a session has waited on its device for `after`: see
@@ -108,6 +110,7 @@ impl SessionContext {
             keys: Mutex::new(HashMap::new()),
             known_hosts: Mutex::new(HashMap::new()),
             idle_hook: Mutex::new(None),
+            user_platforms: Mutex::new(HashMap::new()),
         }
     }
 
@@ -175,6 +178,25 @@ impl SessionContext {
                 false
             }
         }
+    }
+
+    /// The user-defined platform a job carries, compiled on first use and kept for the
+    /// process's later jobs of the same platform.
+    pub(crate) fn user_platform(
+        &self,
+        definition: &serde_json::Value,
+    ) -> Result<Arc<netsweep_platform::Platform>, SessionError> {
+        let key = definition.to_string();
+        let mut cache = self
+            .user_platforms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(p) = cache.get(&key) {
+            return Ok(Arc::clone(p));
+        }
+        let platform = Arc::new(crate::platform::compile_definition(definition)?);
+        cache.insert(key, Arc::clone(&platform));
+        Ok(platform)
     }
 
     /// How many distinct key files have been read so far (for tests and diagnostics).

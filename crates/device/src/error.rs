@@ -112,6 +112,12 @@ pub(crate) enum SessionError {
     NoEnableSecret,
     #[error("no driver for platform {platform:?} (supported: {supported})")]
     UnknownPlatform { platform: String, supported: String },
+    #[error(
+        "command {written:?} failed: platform {platform} has no command for it (the device was not contacted)"
+    )]
+    UnmappedCommand { written: String, platform: String },
+    #[error("the platform could not be recognised: {detail}")]
+    Undetected { detail: String },
 }
 
 fn key_trouble(passphrase_given: bool, encrypted: bool) -> &'static str {
@@ -159,7 +165,8 @@ impl SessionError {
             | SessionError::NoCredentials { .. }
             | SessionError::NoPassword { .. } => Stage::Auth,
             SessionError::EnableRejected { .. } | SessionError::NoEnableSecret => Stage::Enable,
-            SessionError::UnknownPlatform { .. } => default,
+            SessionError::UnknownPlatform { .. } | SessionError::UnmappedCommand { .. } => default,
+            SessionError::Undetected { .. } => Stage::Prompt,
         }
     }
 
@@ -185,7 +192,9 @@ impl SessionError {
             | SessionError::UnknownPlatform { .. }
             | SessionError::KexFailed { .. }
             | SessionError::NoCommonAlgorithm { .. }
-            | SessionError::Settings { .. } => Outcome::ProtocolError,
+            | SessionError::Settings { .. }
+            | SessionError::Undetected { .. } => Outcome::ProtocolError,
+            SessionError::UnmappedCommand { .. } => Outcome::CommandError,
             SessionError::HostKeyChanged { .. }
             | SessionError::HostKeyUnknown { .. }
             | SessionError::NoKnownHostsFile { .. }
@@ -268,6 +277,12 @@ impl SessionError {
             SessionError::EnableRejected { .. } => "check the enable secret",
             SessionError::NoEnableSecret => "configure the device's secret",
             SessionError::UnknownPlatform { .. } => "check the device_type",
+            SessionError::UnmappedCommand { .. } => {
+                "give the named command a command for this platform in a --commands file"
+            }
+            SessionError::Undetected { .. } => {
+                "set the device's device_type, or define its platform (--platforms)"
+            }
         };
         let mut what = self.to_string();
         // Append the most specific cause (libssh2's or the OS's words) when it adds something.

@@ -14,7 +14,9 @@
 //! `cli_session` drives any such stream (prompt, paging, privilege, error markers, output
 //! clean-up); exec channels are SSH's alone. Errors are transport-neutral `SessionError`s.
 //!
-//! Platforms are data ([`platform::Driver`]): a new one is a table entry, not new code.
+//! Platforms are data: the platform table (netsweep-platform) says how to recognise each
+//! one's prompts, pager, denials and failed commands, and what to send; a new platform is a
+//! table entry, not new code. `device_type: autodetect` finds the platform (`detect`).
 //!
 //! This crate knows nothing of pools, threads, processes or other devices, and never prints.
 //! State shared between sessions of one process (keys read once, known_hosts files read once
@@ -26,15 +28,19 @@ mod cli_stream;
 mod config_change;
 mod context;
 mod deadline;
+mod detect;
 mod error;
-pub mod platform;
+mod platform;
 mod ssh;
 mod tcp;
 mod telnet;
 mod text;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::Instant;
+
+use netsweep_platform::{Channel, Platform, ResolvedCommand};
 
 use netsweep_protocol::{
     ChangeReport, CommandOutput, DeviceRecord, Job, Outcome, Stage, Timings, Transport,
@@ -43,9 +49,9 @@ use netsweep_protocol::{
 use cli_session::CliSession;
 use cli_stream::CliStream;
 pub use context::SessionContext;
-use deadline::{Deadline, OverallDeadline};
+use deadline::OverallDeadline;
 use error::{CommandFailure, SessionError};
-use platform::{Driver, Interaction};
+use platform::JobPlatform;
 use tcp::Socket;
 #[doc(hidden)]
 pub use tcp::set_quickack_enabled;
@@ -60,11 +66,12 @@ pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
 /// that each worker starts with it done.
 pub fn prepare_process() {
     ssh2::init();
+    // The built-in platform table, parsed and its regexes compiled now, so that a forked
+    // worker starts with them.
+    for p in netsweep_platform::builtin().platforms() {
+        let _ = p.regexes();
+    }
     warm_up::fetch_first_choice_algorithms();
-    // A configuration change reads the platform table; parsed here, every forked worker
-    // inherits it instead of parsing it again (measured: +2.5 ms of worker CPU per device
-    // with --config, debug build, before this).
-    let _ = netsweep_platform::builtin();
 }
 
 /// OpenSSL 3 finds an algorithm's implementation on its first use in a process ("fetching"):
@@ -118,44 +125,70 @@ mod warm_up {
     pub(super) fn fetch_first_choice_algorithms() {}
 }
 
-/// Runs one device job start to finish with the driver of `job.target.platform`.
+/// Runs one device job start to finish with the platform of `job.target.platform` (the
+/// platform table's, the job's own definition of a user-defined one, or found by
+/// `autodetect`).
 ///
 /// Calls `on_stage` as each stage is entered. The record's `worker` is left empty and its
 /// `attempt` is `job.attempt`: the pool fills in the rest.
 pub fn run_job(job: &Job, ctx: &SessionContext, on_stage: &mut dyn FnMut(Stage)) -> DeviceRecord {
-    match platform::driver(&job.target.platform) {
-        Some(driver) => run_job_with_driver(job, ctx, driver, on_stage),
-        None => {
-            let supported: Vec<&str> = platform::device_types().iter().map(|(n, _)| *n).collect();
-            let err = SessionError::UnknownPlatform {
-                platform: job.target.platform.clone(),
-                supported: supported.join(", "),
-            };
-            let mut record = DeviceRecord::from_target(
-                &job.target,
-                err.outcome(),
-                err.message(Stage::Connect, None),
-            );
-            record.attempt = job.attempt;
-            record
-        }
+    match platform::for_job(job, ctx) {
+        Ok(JobPlatform::Known(p)) => run_job_with_platform(job, ctx, &p, on_stage),
+        Ok(JobPlatform::Autodetect) => run(job, ctx, None, on_stage),
+        Err(err) => failed_before_contact(job, &err),
     }
 }
 
-/// [`run_job`] with an explicit driver: for a platform variant not in the table yet, or a
-/// test that needs a driver changed (e.g. without its paging-off commands).
-pub fn run_job_with_driver(
+/// [`run_job`] with an explicit platform: a test's variant of a table platform (e.g. without
+/// its paging-off commands).
+pub fn run_job_with_platform(
     job: &Job,
     ctx: &SessionContext,
-    driver: &Driver,
+    platform: &Platform,
     on_stage: &mut dyn FnMut(Stage),
 ) -> DeviceRecord {
+    run(job, ctx, Some(platform), on_stage)
+}
+
+/// The record of a device that was not contacted (an unknown platform; a named command its
+/// platform has no command for).
+fn failed_before_contact(job: &Job, err: &SessionError) -> DeviceRecord {
+    let mut record = DeviceRecord::from_target(
+        &job.target,
+        err.outcome(),
+        err.message(Stage::Connect, None),
+    );
+    record.attempt = job.attempt;
+    record
+}
+
+fn run(
+    job: &Job,
+    ctx: &SessionContext,
+    platform: Option<&Platform>,
+    on_stage: &mut dyn FnMut(Stage),
+) -> DeviceRecord {
+    // Named commands are resolved before the device is contacted: a platform without a
+    // command for one fails here, costing the device nothing.
+    let commands = match platform.map(|p| platform::commands_for(job, p)) {
+        Some(Err(err)) => return failed_before_contact(job, &err),
+        Some(Ok(commands)) => Some(commands),
+        None => None,
+    };
     let started = Instant::now();
     let mut stages = StageClock::new(on_stage);
     let mut outputs: Vec<CommandOutput> = Vec::new();
+    let mut detected: Option<String> = None;
     let mut change: Option<ChangeReport> = None;
     let result = catch_unwind(AssertUnwindSafe(|| {
-        sweep(job, ctx, driver, &mut stages, &mut outputs, &mut change)
+        let session = Session {
+            job,
+            overall: OverallDeadline::starting_now(job.timeouts.deadline),
+            stages: &mut stages,
+            outputs: &mut outputs,
+            change: &mut change,
+        };
+        session.sweep(ctx, platform, commands, &mut detected)
     }));
     let current = stages.current;
     let running = stages.running.take();
@@ -188,6 +221,7 @@ pub fn run_job_with_driver(
         host: job.target.host.clone(),
         port: job.target.port,
         platform: job.target.platform.clone(),
+        platform_detected: detected,
         transport: job.target.transport,
         outcome,
         message,
@@ -263,30 +297,277 @@ fn summarize(outputs: &[CommandOutput], total_ms: f64) -> (Outcome, String) {
     }
 }
 
-/// The whole session; `outputs` receives every command's output, partial ones included.
-fn sweep(
-    job: &Job,
-    ctx: &SessionContext,
-    driver: &Driver,
-    stages: &mut StageClock<'_>,
-    outputs: &mut Vec<CommandOutput>,
-    change: &mut Option<ChangeReport>,
-) -> Result<(), SessionError> {
-    // The pool enforces the device's deadline too (it can stop a stuck worker); keeping to it
-    // here ends the session cleanly, with its partial output, and frees the thread.
-    let overall = OverallDeadline::starting_now(job.timeouts.deadline);
+/// One device's session as it goes: the job, its deadline, its stages and outputs, and the
+/// configuration change's report.
+struct Session<'s, 'f> {
+    job: &'s Job,
+    overall: OverallDeadline,
+    stages: &'s mut StageClock<'f>,
+    outputs: &'s mut Vec<CommandOutput>,
+    change: &'s mut Option<ChangeReport>,
+}
 
-    stages.enter(Stage::Connect);
-    let open = || connect(job, ctx, overall);
-    let socket = open()?;
-    match job.target.transport {
-        Transport::Ssh => ssh_session(
-            socket, job, ctx, driver, overall, stages, outputs, change, &open,
-        ),
-        // Through jump hosts too: a bastion in front of an old telnet-only device is common.
-        Transport::Telnet => {
-            telnet_session(socket, job, ctx, driver, overall, stages, outputs, change)
+impl Session<'_, '_> {
+    /// The whole session; `outputs` receives every command's output, partial ones included;
+    /// `detected`, the platform autodetect found. `platform` is `None` for autodetect, and
+    /// `commands` then `None` too (they are resolved once the platform is known).
+    fn sweep(
+        self,
+        ctx: &SessionContext,
+        platform: Option<&Platform>,
+        commands: Option<Vec<ResolvedCommand>>,
+        detected: &mut Option<String>,
+    ) -> Result<(), SessionError> {
+        // The pool enforces the device's deadline too (it can stop a stuck worker); keeping
+        // to it here ends the session cleanly, with its partial output, and frees the thread.
+        let job = self.job;
+        self.stages.enter(Stage::Connect);
+        let overall = self.overall;
+        let open = || connect(job, ctx, overall);
+        let socket = open()?;
+        match job.target.transport {
+            Transport::Ssh => self.over_ssh(socket, ctx, platform, commands, detected, &open),
+            // Through jump hosts too: a bastion in front of an old telnet-only device is
+            // common.
+            Transport::Telnet => self.over_telnet(socket, ctx, platform, commands),
         }
+    }
+
+    /// The session over SSH: log in, then the CLI session over a PTY shell channel, or one
+    /// exec channel per command. `reopen` opens another connection to the device (to ask it
+    /// what algorithms it offers, should the handshake find none in common).
+    fn over_ssh(
+        mut self,
+        socket: Socket,
+        ctx: &SessionContext,
+        platform: Option<&Platform>,
+        commands: Option<Vec<ResolvedCommand>>,
+        detected: &mut Option<String>,
+        reopen: &dyn Fn() -> Result<Socket, SessionError>,
+    ) -> Result<(), SessionError> {
+        let job = self.job;
+        let target = &job.target;
+        let timeout = job.timeouts.command;
+
+        let conn = ssh::open(
+            socket,
+            job,
+            ctx,
+            &target.host,
+            target.port,
+            &target.ssh.algorithms,
+            self.overall,
+            &mut |stage| self.stages.enter(stage),
+            reopen,
+        )?;
+
+        // Autodetect's first clue: the server's ident, before any login.
+        let candidates = match platform {
+            Some(_) => Vec::new(),
+            None => detect::candidates_for_ident(conn.session.banner().unwrap_or_default()),
+        };
+        let (suffix, methods): (Option<String>, Vec<String>) = match platform {
+            Some(p) => (
+                p.spec().username_suffix.clone(),
+                p.spec().auth_methods.clone(),
+            ),
+            None => (
+                detect::common_username_suffix(&candidates),
+                vec!["password".into(), "keyboard-interactive".into()],
+            ),
+        };
+        self.stages.enter(Stage::Auth);
+        let user = format!("{}{}", target.username, suffix.unwrap_or_default());
+        let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        let login = ssh::Login {
+            user: &user,
+            ..ssh::Login::device(target)
+        };
+        ssh::authenticate(&conn, &login, ctx, &methods, timeout)?;
+
+        let exec_only = match platform {
+            Some(p) => p.spec().channel == Channel::Exec,
+            None => detect::all_exec(&candidates),
+        };
+        if exec_only {
+            let found;
+            let platform = match platform {
+                Some(p) => p,
+                None => {
+                    found = Arc::clone(&candidates[0]);
+                    *detected = Some(found.name().to_owned());
+                    &found
+                }
+            };
+            let commands = match commands {
+                Some(c) => c,
+                None => platform::commands_for(job, platform)?,
+            };
+            self.exec(&conn, &commands)?;
+        } else {
+            self.stages.enter(Stage::Prompt);
+            let deadline = self.overall.within(timeout);
+            let mut channel = ssh::ShellChannel::open(&conn, &deadline)?;
+            match platform {
+                Some(p) => {
+                    let commands = commands.unwrap_or_default();
+                    let cli = CliSession::start(channel, p, timeout, self.overall, &deadline)?;
+                    self.cli(cli, p, &commands)?;
+                }
+                None => {
+                    let found = detect::on_cli(&mut channel, candidates, &deadline)?;
+                    tracing::debug!(
+                        device = %target.name,
+                        platform = found.platform.name(),
+                        asked = found.asked,
+                        "platform detected"
+                    );
+                    *detected = Some(found.platform.name().to_owned());
+                    let commands = platform::commands_for(job, &found.platform)?;
+                    if found.platform.spec().channel == Channel::Exec {
+                        // A Unix host, recognised by its shell prompt: commands go over exec
+                        // channels, as for a known one.
+                        drop(channel);
+                        self.exec(&conn, &commands)?;
+                        conn.close(timeout.min(std::time::Duration::from_secs(1)));
+                        return Ok(());
+                    }
+                    let cli = CliSession::resume(
+                        channel,
+                        &found.platform,
+                        found.prompt,
+                        timeout,
+                        self.overall,
+                    );
+                    self.cli(cli, &found.platform, &commands)?;
+                }
+            }
+        }
+        // Results are in; a device slow to say goodbye must not hold them up or change them.
+        conn.close(timeout.min(std::time::Duration::from_secs(1)));
+        Ok(())
+    }
+
+    /// The session over telnet: negotiate and log in by the device's prompts, then the CLI
+    /// session over the same connection. Every platform is a CLI over telnet (a Unix host is
+    /// its shell: telnet has no exec channels).
+    fn over_telnet(
+        mut self,
+        socket: Socket,
+        ctx: &SessionContext,
+        platform: Option<&Platform>,
+        commands: Option<Vec<ResolvedCommand>>,
+    ) -> Result<(), SessionError> {
+        let job = self.job;
+        let timeout = job.timeouts.command;
+        let Some(platform) = platform else {
+            return Err(SessionError::Undetected {
+                detail: "autodetect needs SSH (the server's ident and exec channels); give \
+                         the device's platform for telnet"
+                    .into(),
+            });
+        };
+        let commands = commands.unwrap_or_default();
+
+        self.stages.enter(Stage::Handshake);
+        let mut telnet = telnet::TelnetStream::new(socket, ctx.idle_hook())?;
+        let asked =
+            telnet::login::wait_for_login(&mut telnet, platform, &self.overall.within(timeout))?;
+
+        self.stages.enter(Stage::Auth);
+        let mut password_sent = false;
+        let stages = &mut *self.stages;
+        telnet::login::log_in(
+            &mut telnet,
+            asked,
+            &job.target,
+            platform,
+            timeout,
+            self.overall,
+            &mut || {
+                stages.enter(Stage::Prompt);
+                password_sent = true;
+            },
+        )?;
+        if !password_sent {
+            self.stages.enter(Stage::Prompt);
+        }
+        let deadline = self.overall.within(timeout);
+        let cli = CliSession::start(telnet, platform, timeout, self.overall, &deadline)?;
+        self.cli(cli, platform, &commands)
+    }
+
+    /// One exec channel per command (Unix hosts).
+    fn exec(
+        &mut self,
+        conn: &ssh::Connection,
+        commands: &[ResolvedCommand],
+    ) -> Result<(), SessionError> {
+        self.stages.enter(Stage::Command);
+        if self.job.change.is_some() {
+            *self.change = Some(ChangeReport {
+                rejected: Some(netsweep_protocol::RejectedLine {
+                    line: String::new(),
+                    answer: format!(
+                        "{} runs commands over exec channels and has no configuration mode",
+                        self.job.target.platform
+                    ),
+                }),
+                ..ChangeReport::default()
+            });
+            return Ok(());
+        }
+        for command in commands {
+            self.stages.running = Some(command.command.clone());
+            let result = ssh::exec::run(conn, &command.command, self.job.timeouts.command);
+            keep_output(result, command, self.outputs)?;
+        }
+        self.stages.running = None;
+        self.stages.enter(Stage::Close);
+        Ok(())
+    }
+
+    /// The platform's CLI over any transport's logged-in stream, from a learned prompt to
+    /// leaving.
+    fn cli<S: CliStream>(
+        &mut self,
+        mut cli: CliSession<'_, S>,
+        platform: &Platform,
+        commands: &[ResolvedCommand],
+    ) -> Result<(), SessionError> {
+        // Over telnet there is no handshake to amortise and the far end may be a tty that
+        // echoes typed-ahead lines early (see `prepare`): one line at a time there.
+        cli.prepare(self.job.target.transport == Transport::Ssh)?;
+        if platform.spec().enable.is_some() {
+            self.stages.enter(Stage::Enable);
+            cli.enable(self.job.target.secret.as_ref())?;
+        }
+        tracing::debug!(device = %self.job.target.name, prompt = cli.prompt(), "session ready");
+        self.stages.enter(Stage::Command);
+        for command in commands {
+            self.stages.running = Some(command.command.clone());
+            keep_output(cli.send_command(&command.command), command, self.outputs)?;
+        }
+        // `-c` commands run before the change, `--after-command` ones after it.
+        if let Some(wanted) = &self.job.change {
+            self.stages.running = Some("configuration change".into());
+            let report = self.change.insert(ChangeReport::default());
+            config_change::apply(&mut cli, Some(platform), wanted, self.outputs, report)?;
+            if report.rejected.is_none() {
+                for command in &wanted.after {
+                    self.stages.running = Some(command.clone());
+                    let as_asked = ResolvedCommand {
+                        name: None,
+                        command: command.clone(),
+                    };
+                    keep_output(cli.send_command(command), &as_asked, self.outputs)?;
+                }
+            }
+        }
+        self.stages.running = None;
+        self.stages.enter(Stage::Close);
+        cli.close();
+        Ok(())
     }
 }
 
@@ -305,180 +586,24 @@ fn connect(
     }
 }
 
-/// The session over SSH: log in, then the CLI session over a PTY shell channel, or one exec
-/// channel per command. `reopen` opens another connection to the device (to ask it what
-/// algorithms it offers, should the handshake find none in common).
-// The session's parts travel as arguments so that each transport's function reads as its
-// stages; the change's report is one more of them.
-#[allow(clippy::too_many_arguments)]
-fn ssh_session(
-    socket: Socket,
-    job: &Job,
-    ctx: &SessionContext,
-    driver: &Driver,
-    overall: OverallDeadline,
-    stages: &mut StageClock<'_>,
-    outputs: &mut Vec<CommandOutput>,
-    change: &mut Option<ChangeReport>,
-    reopen: &dyn Fn() -> Result<Socket, SessionError>,
-) -> Result<(), SessionError> {
-    let target = &job.target;
-    let timeout = job.timeouts.command;
-    let conn = ssh::login(
-        socket,
-        job,
-        ctx,
-        &target.host,
-        target.port,
-        &target.ssh.algorithms,
-        &ssh::Login::device(target),
-        driver.password_methods,
-        overall,
-        &mut |stage| stages.enter(stage),
-        reopen,
-    )?;
-
-    match driver.interaction {
-        Interaction::Shell => {
-            stages.enter(Stage::Prompt);
-            let deadline = overall.within(timeout);
-            let channel = ssh::ShellChannel::open(&conn, &deadline)?;
-            cli_session(
-                channel, &deadline, job, driver, overall, stages, outputs, change,
-            )?;
-        }
-        Interaction::Exec => {
-            stages.enter(Stage::Command);
-            if job.change.is_some() {
-                *change = Some(ChangeReport {
-                    rejected: Some(netsweep_protocol::RejectedLine {
-                        line: String::new(),
-                        answer: format!(
-                            "{} runs commands over exec channels and has no configuration mode",
-                            target.platform
-                        ),
-                    }),
-                    ..ChangeReport::default()
-                });
-                return Ok(());
-            }
-            for command in &job.commands {
-                stages.running = Some(command.clone());
-                let result = ssh::exec::run(&conn, command, timeout);
-                keep_output(result, outputs)?;
-            }
-            stages.running = None;
-            stages.enter(Stage::Close);
-        }
-    }
-    // Results are in; a device slow to say goodbye must not hold them up or change them.
-    conn.close(timeout.min(std::time::Duration::from_secs(1)));
-    Ok(())
-}
-
-/// The session over telnet: negotiate and log in by the device's prompts, then the CLI
-/// session over the same connection. Every platform is a CLI over telnet (a Unix host is its
-/// shell: telnet has no exec channels).
-#[allow(clippy::too_many_arguments)] // as `cli_session`: the session's parts, one per argument
-fn telnet_session(
-    stream: Socket,
-    job: &Job,
-    ctx: &SessionContext,
-    driver: &Driver,
-    overall: OverallDeadline,
-    stages: &mut StageClock<'_>,
-    outputs: &mut Vec<CommandOutput>,
-    change: &mut Option<ChangeReport>,
-) -> Result<(), SessionError> {
-    let timeout = job.timeouts.command;
-
-    stages.enter(Stage::Handshake);
-    let mut telnet = telnet::TelnetStream::new(stream, ctx.idle_hook())?;
-    let asked = telnet::login::wait_for_login(&mut telnet, driver, &overall.within(timeout))?;
-
-    stages.enter(Stage::Auth);
-    let mut password_sent = false;
-    telnet::login::log_in(
-        &mut telnet,
-        asked,
-        &job.target,
-        driver,
-        timeout,
-        overall,
-        &mut || {
-            stages.enter(Stage::Prompt);
-            password_sent = true;
-        },
-    )?;
-    if !password_sent {
-        stages.enter(Stage::Prompt);
-    }
-    let deadline = overall.within(timeout);
-    cli_session(
-        telnet, &deadline, job, driver, overall, stages, outputs, change,
-    )
-}
-
-/// The platform's CLI over any transport's logged-in `stream`, from learning the prompt
-/// (within `deadline`, the prompt stage's) to leaving.
-// The session's parts travel as arguments so that each transport's function reads as its
-// stages; the change's report is one more of them.
-#[allow(clippy::too_many_arguments)]
-fn cli_session(
-    stream: impl CliStream,
-    deadline: &Deadline,
-    job: &Job,
-    driver: &Driver,
-    overall: OverallDeadline,
-    stages: &mut StageClock<'_>,
-    outputs: &mut Vec<CommandOutput>,
-    change: &mut Option<ChangeReport>,
-) -> Result<(), SessionError> {
-    let mut cli = CliSession::start(stream, driver, job.timeouts.command, overall, deadline)?;
-    cli.prepare()?;
-    if driver.enable.is_some() {
-        stages.enter(Stage::Enable);
-        cli.enable(job.target.secret.as_ref())?;
-    }
-    tracing::debug!(device = %job.target.name, prompt = cli.prompt(), "session ready");
-    stages.enter(Stage::Command);
-    for command in &job.commands {
-        stages.running = Some(command.clone());
-        keep_output(cli.send_command(command), outputs)?;
-    }
-    // `-c` commands run before the change, `--after-command` ones after it.
-    if let Some(wanted) = &job.change {
-        stages.running = Some("configuration change".into());
-        let platform = netsweep_platform::builtin()
-            .resolve(&job.target.platform)
-            .map(|t| t.platform);
-        let report = change.insert(ChangeReport::default());
-        config_change::apply(&mut cli, platform.as_deref(), wanted, outputs, report)?;
-        if report.rejected.is_none() {
-            for command in &wanted.after {
-                stages.running = Some(command.clone());
-                keep_output(cli.send_command(command), outputs)?;
-            }
-        }
-    }
-    stages.running = None;
-    stages.enter(Stage::Close);
-    cli.close();
-    Ok(())
-}
-
-/// Keeps a command's output, or a failed command's partial output, and passes its error on.
+/// Keeps a command's output, or a failed command's partial output, under the name it was
+/// asked by, and passes its error on.
 fn keep_output(
     result: Result<CommandOutput, CommandFailure>,
+    command: &ResolvedCommand,
     outputs: &mut Vec<CommandOutput>,
 ) -> Result<(), SessionError> {
+    let named = |mut out: CommandOutput| {
+        out.name.clone_from(&command.name);
+        out
+    };
     match result {
         Ok(out) => {
-            outputs.push(out);
+            outputs.push(named(out));
             Ok(())
         }
         Err(failure) => {
-            outputs.extend(failure.partial.map(|p| *p));
+            outputs.extend(failure.partial.map(|p| named(*p)));
             Err(failure.error)
         }
     }

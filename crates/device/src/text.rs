@@ -1,5 +1,6 @@
-//! Turning the bytes a device sent into a [`CommandOutput`]: a size cap, `\r` and pager
-//! erasures removed, non-UTF-8 kept lossily with a flag, error markers recognised.
+//! Turning the bytes a device sent into a [`CommandOutput`]: a size cap, `\r`, pager
+//! erasures and (for platforms that colour their output) ANSI escape sequences removed,
+//! non-UTF-8 kept lossily with a flag, the platform's failure indicators recognised.
 //!
 //! Pure functions over bytes; no I/O.
 
@@ -82,14 +83,19 @@ impl Collector {
     }
 }
 
-/// The last line of `bytes` (after the last `\n`), without `\r` and trailing blanks.
-pub(crate) fn last_line(bytes: &[u8]) -> (String, usize) {
+/// The last line of `bytes` (after the last `\n`), without `\r`, ANSI escape sequences
+/// (with `strip_ansi`) and trailing blanks, and its length in `bytes`.
+pub(crate) fn last_line(bytes: &[u8], strip_ansi: bool) -> (String, usize) {
     let start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let line: Vec<u8> = bytes[start..]
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\r')
-        .collect();
+    let raw = &bytes[start..];
+    let line: Vec<u8> = if strip_ansi && raw.contains(&ESC) {
+        without_ansi(raw)
+            .into_iter()
+            .filter(|&b| b != b'\r')
+            .collect()
+    } else {
+        raw.iter().copied().filter(|&b| b != b'\r').collect()
+    };
     let text = String::from_utf8_lossy(&line);
     (
         text.trim_end_matches([' ', '\t']).to_string(),
@@ -97,9 +103,58 @@ pub(crate) fn last_line(bytes: &[u8]) -> (String, usize) {
     )
 }
 
-/// Removes `\r` and terminal erasures (a pager's `\b\b\b   \b\b\b` after ` --More-- `), then
-/// decodes: lossy UTF-8 plus a flag when the device sent other bytes.
-pub(crate) fn clean(bytes: &[u8]) -> (String, bool) {
+const ESC: u8 = 0x1b;
+
+/// The length of the ANSI escape sequence at the start of `bytes` (`ESC [ … final`, or
+/// `ESC` and one character), 0 if there is none.
+fn escape_len(bytes: &[u8]) -> usize {
+    match bytes {
+        [ESC, b'[', rest @ ..] => rest
+            .iter()
+            .position(|b| (0x40..=0x7e).contains(b))
+            .map_or(bytes.len(), |i| i + 3),
+        [ESC, _, ..] => 2,
+        [ESC] => 1,
+        _ => 0,
+    }
+}
+
+/// `bytes` without ANSI escape sequences. A cursor-left move, blanks and the same move again
+/// (how VRP and Comware erase their pager prompt) go whole: the blanks only overwrote what is
+/// already gone.
+fn without_ansi(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let n = escape_len(&bytes[i..]);
+        if n == 0 {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let sequence = &bytes[i..i + n];
+        i += n;
+        if sequence.ends_with(b"D") {
+            let blanks = bytes[i..].iter().take_while(|&&b| b == b' ').count();
+            if blanks > 0 && bytes[i + blanks..].starts_with(sequence) {
+                i += blanks + n;
+            }
+        }
+    }
+    out
+}
+
+/// Removes `\r`, terminal erasures (a pager's `\b\b\b   \b\b\b` after ` --More-- `) and, with
+/// `strip_ansi`, ANSI escape sequences (EOS colours, VRP's cursor moves), then decodes: lossy
+/// UTF-8 plus a flag when the device sent other bytes.
+pub(crate) fn clean(bytes: &[u8], strip_ansi: bool) -> (String, bool) {
+    let stripped;
+    let bytes = if strip_ansi && bytes.contains(&ESC) {
+        stripped = without_ansi(bytes);
+        &stripped[..]
+    } else {
+        bytes
+    };
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -144,16 +199,19 @@ pub(crate) fn clean(bytes: &[u8]) -> (String, bool) {
     }
 }
 
-/// The first line of `output` that starts with one of `markers` (leading blanks ignored).
-pub(crate) fn error_line(output: &str, markers: &[&str]) -> Option<String> {
-    if markers.is_empty() {
-        return None;
-    }
-    output
-        .lines()
-        .map(str::trim)
-        .find(|line| markers.iter().any(|m| line.starts_with(m)))
-        .map(str::to_string)
+/// How a platform reads its output: whether to strip ANSI escapes, and which line (if any)
+/// says the command failed.
+pub(crate) struct OutputRules<'r> {
+    pub(crate) strip_ansi: bool,
+    pub(crate) errors: Option<&'r netsweep_platform::Regexes>,
+}
+
+impl OutputRules<'_> {
+    /// Exec channels: exit statuses tell failures, output is taken as it is.
+    pub(crate) const EXEC: OutputRules<'static> = OutputRules {
+        strip_ansi: false,
+        errors: None,
+    };
 }
 
 /// Builds a [`CommandOutput`] from raw output bytes.
@@ -161,13 +219,17 @@ pub(crate) fn command_output(
     command: &str,
     body: &[u8],
     truncated: bool,
-    error_markers: &[&str],
+    rules: &OutputRules<'_>,
     elapsed_ms: f64,
 ) -> CommandOutput {
-    let (output, non_utf8) = clean(body);
-    let error = error_line(&output, error_markers);
+    let (output, non_utf8) = clean(body, rules.strip_ansi);
+    let error = rules
+        .errors
+        .and_then(|r| r.error_line(&output))
+        .map(str::to_string);
     CommandOutput {
         command: command.to_string(),
+        name: None,
         output,
         stderr: None,
         exit_status: None,
@@ -198,30 +260,60 @@ mod tests {
 
     #[test]
     fn clean_removes_cr_and_pager_erasures_and_flags_bad_utf8() {
-        let (s, bad) = clean(b"line 1\r\n\x08\x08\x08   \x08\x08\x08 interface Gi0/1\r\n");
+        let (s, bad) = clean(
+            b"line 1\r\n\x08\x08\x08   \x08\x08\x08 interface Gi0/1\r\n",
+            false,
+        );
         assert_eq!(s, "line 1\n interface Gi0/1");
         assert!(!bad);
-        let (s, bad) = clean(b"caf\xe9\r\n");
+        let (s, bad) = clean(b"caf\xe9\r\n", false);
         assert_eq!(s, "caf\u{fffd}");
         assert!(bad);
     }
 
     #[test]
     fn last_line_strips_cr_and_trailing_blanks() {
-        assert_eq!(last_line(b"a\r\nr1# ").0, "r1#");
-        assert_eq!(last_line(b"r1>").1, 3);
+        assert_eq!(last_line(b"a\r\nr1# ", false).0, "r1#");
+        assert_eq!(last_line(b"r1>", false).1, 3);
+        assert_eq!(last_line(b"x\n\x1b[1mleaf1>\x1b[0m ", true).0, "leaf1>");
     }
 
     #[test]
-    fn error_markers_are_found_at_line_start_only() {
-        let out = "show foo\n        ^\n% Invalid input detected at '^' marker.";
+    fn ansi_colours_and_cursor_erasures_are_removed() {
+        let (s, _) = clean(b"Ethernet1   \x1b[32mup\x1b[0m   up\r\n", true);
+        assert_eq!(s, "Ethernet1   up   up");
+        // VRP's pager: the prompt line is dropped by the session, then the erasure arrives.
+        let erased = b"a\r\n\x1b[42D                                          \x1b[42Db\r\n";
+        assert_eq!(clean(erased, true).0, "a\nb");
+        // Without the platform's say-so, escapes are the device's output.
+        assert!(clean(b"\x1b[1mx", false).0.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn the_platforms_failure_indicators_make_a_command_error() {
+        let ios = netsweep_platform::builtin().get("cisco_ios").unwrap();
+        let rules = OutputRules {
+            strip_ansi: false,
+            errors: Some(ios.regexes()),
+        };
+        let out = command_output(
+            "show foo",
+            b"        ^\r\n% Invalid input detected at '^' marker.\r\n",
+            false,
+            &rules,
+            1.0,
+        );
         assert_eq!(
-            error_line(out, &["% Invalid input"]).as_deref(),
+            out.error.as_deref(),
             Some("% Invalid input detected at '^' marker.")
         );
-        assert_eq!(
-            error_line("description 50% Invalid input", &["% Invalid"]),
-            None
+        let fine = command_output(
+            "show x",
+            b" description 50% Invalid input\r\n",
+            false,
+            &rules,
+            1.0,
         );
+        assert_eq!(fine.error, None);
     }
 }

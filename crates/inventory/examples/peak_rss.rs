@@ -11,12 +11,6 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-const PLATFORMS: &[(&str, &str)] = &[
-    ("cisco_ios", "cisco_ios"),
-    ("cisco_xe", "cisco_ios"),
-    ("linux", "linux"),
-];
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let entries: usize = match std::env::args().nth(1) {
         Some(n) => n.parse()?,
@@ -29,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let before = vm_hwm_kib()?;
     let started = Instant::now();
-    let inventory = netsweep_inventory::load(&path, PLATFORMS)?;
+    let inventory = netsweep_inventory::load(&path, netsweep_platform::builtin())?;
     let elapsed = started.elapsed();
     let after = vm_hwm_kib()?;
 

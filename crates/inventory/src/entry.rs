@@ -14,12 +14,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use netsweep_platform::{AUTODETECT, PlatformTable};
 use netsweep_protocol::{DeviceTarget, Transport};
 
 use crate::duration;
 use crate::error::{Location, Problem, ProblemKind};
 use crate::node::{Kind, Node, Typed};
-use crate::{InventoryDevice, TimeoutOverrides};
+use crate::{InventoryDevice, PLATFORMS_KEY, TimeoutOverrides};
 
 mod credentials;
 mod fields;
@@ -36,7 +37,7 @@ type Position = (u64, u64);
 pub(crate) struct Reader<'a> {
     file: &'a Path,
     base_dir: PathBuf,
-    platforms: &'a [(&'a str, &'a str)],
+    platforms: &'a PlatformTable,
     env: &'a dyn Fn(&str) -> Option<String>,
     problems: Vec<Problem>,
     file_secrets: HashMap<PathBuf, Result<String, ProblemKind>>,
@@ -68,7 +69,7 @@ struct Field<'n> {
 impl<'a> Reader<'a> {
     pub fn new(
         file: &'a Path,
-        platforms: &'a [(&'a str, &'a str)],
+        platforms: &'a PlatformTable,
         env: &'a dyn Fn(&str) -> Option<String>,
     ) -> Self {
         let base_dir = match file.parent() {
@@ -180,7 +181,8 @@ impl<'a> Reader<'a> {
                         );
                         continue;
                     };
-                    if group == "defaults" {
+                    // `platforms:` was read with the platform table (lib.rs `parse`).
+                    if group == "defaults" || group == PLATFORMS_KEY {
                         continue;
                     }
                     if group.trim().is_empty() {
@@ -465,25 +467,33 @@ impl<'a> Reader<'a> {
 
     fn device_type(&mut self, f: &Field<'_>) -> Option<DeviceType> {
         let written = self.text(f)?;
-        if let Some((_, canonical)) = self.platforms.iter().find(|(w, _)| *w == written) {
-            let transport = netsweep_platform::builtin()
-                .resolve(written)
-                .map(|t| t.transport)
-                .filter(|t| *t == Transport::Telnet);
+        if written == AUTODETECT {
             return Some(DeviceType {
-                platform: (*canonical).to_owned(),
-                transport,
+                platform: AUTODETECT.to_owned(),
+                transport: None,
             });
         }
-        let mut supported: Vec<String> =
-            self.platforms.iter().map(|(w, _)| w.to_string()).collect();
-        supported.sort();
-        supported.dedup();
+        if let Some(t) = self.platforms.resolve(written) {
+            // A `*_telnet` alias of the table says telnet; other names leave it to
+            // `transport:`.
+            return Some(DeviceType {
+                platform: t.platform.name().to_owned(),
+                transport: (t.transport == Transport::Telnet).then_some(Transport::Telnet),
+            });
+        }
         let hint = if written.ends_with("_serial") {
             "; netsweep does not connect over serial lines"
         } else {
             ""
         };
+        let mut supported: Vec<String> = self
+            .platforms
+            .device_type_names()
+            .into_iter()
+            .map(str::to_owned)
+            .chain([AUTODETECT.to_owned()])
+            .collect();
+        supported.sort();
         self.problem(
             f.value,
             ProblemKind::UnknownDeviceType {

@@ -12,22 +12,9 @@ use std::path::PathBuf;
 /// All of them stay available in `problems`.
 pub const MAX_DISPLAYED_PROBLEMS: usize = 20;
 
-/// A position in an inventory file, 1-based, as editors count.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Location {
-    /// The inventory file, as the user named it.
-    pub file: PathBuf,
-    /// Line, from 1.
-    pub line: u64,
-    /// Column (in characters), from 1.
-    pub column: u64,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
-    }
-}
+/// A position in an inventory file, 1-based, as editors count (the platform table's type:
+/// platform definitions inside an inventory report through it too).
+pub use netsweep_platform::Location;
 
 /// Why an inventory could not be loaded or a `--limit` could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +198,13 @@ pub enum ProblemKind {
         first: Location,
         /// Whether the name came from the host rather than a `name:` field.
         defaulted: bool,
+    },
+    /// A platform defined under `platforms:` is invalid (the platform table's message, which
+    /// names the platform and field).
+    #[error("{message}")]
+    Platform {
+        /// What is wrong.
+        message: String,
     },
     /// A `device_type` netsweep has no driver for.
     #[error("unknown device_type `{device_type}` (supported: {}){hint}", supported.join(", "))]

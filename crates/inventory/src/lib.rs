@@ -21,6 +21,10 @@
 //!     groups: [access]           # extra groups
 //! ```
 //!
+//! `platforms:` (beside `defaults:`) defines platforms netsweep does not know, in the
+//! platform table's shape (see netsweep-platform): a full definition or `base: cisco_ios`
+//! plus overrides. Entries may then use them as `device_type`, as well as `autodetect`.
+//!
 //! A plain top-level list of entries also works (no groups). Entry fields: `name`,
 //! `device_type`, `host`/`ip`, `port` (22; 23 over telnet), `transport` (`ssh`, the default,
 //! or `telnet`; a `*_telnet` device type says telnet too), `username`,
@@ -56,15 +60,22 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use netsweep_platform::PlatformTable;
 use netsweep_protocol::{DeviceTarget, Timeouts};
 use sha2::{Digest, Sha256};
 
 pub use duration::{parse_duration, parse_timeout};
 pub use error::{InventoryError, Location, MAX_DISPLAYED_PROBLEMS, Problem, ProblemKind};
 
+/// The top-level key under which an inventory defines its own platforms.
+pub const PLATFORMS_KEY: &str = "platforms";
+
 /// A loaded, validated inventory.
 #[derive(Clone, Debug)]
 pub struct Inventory {
+    /// The platforms in effect: those the inventory was loaded with, plus its own
+    /// `platforms:`.
+    pub platforms: PlatformTable,
     /// The file it was read from, as named by the caller.
     pub path: PathBuf,
     /// Every device, in file order (a device's index is its job id).
@@ -136,10 +147,10 @@ pub struct SimSettings {
 
 /// Reads and validates the inventory at `path`.
 ///
-/// `platforms` maps each accepted `device_type` spelling to its canonical platform, e.g.
-/// `[("cisco_ios", "cisco_ios"), ("cisco_xe", "cisco_ios"), ("linux", "linux")]`.
-/// Credential references are read from the process environment.
-pub fn load(path: &Path, platforms: &[(&str, &str)]) -> Result<Inventory, InventoryError> {
+/// `platforms` is the table `device_type` is checked against (netsweep's built-in table, plus
+/// any `--platforms` file); the inventory's own `platforms:` are added to it. Credential
+/// references are read from the process environment.
+pub fn load(path: &Path, platforms: &PlatformTable) -> Result<Inventory, InventoryError> {
     load_with_env(path, platforms, &|name| std::env::var(name).ok())
 }
 
@@ -147,7 +158,7 @@ pub fn load(path: &Path, platforms: &[(&str, &str)]) -> Result<Inventory, Invent
 /// the process environment).
 pub fn load_with_env(
     path: &Path,
-    platforms: &[(&str, &str)],
+    platforms: &PlatformTable,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Inventory, InventoryError> {
     let bytes = std::fs::read(path).map_err(|source| InventoryError::Read {
@@ -162,7 +173,7 @@ pub fn load_with_env(
 pub fn parse(
     bytes: &[u8],
     path: &Path,
-    platforms: &[(&str, &str)],
+    platforms: &PlatformTable,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Inventory, InventoryError> {
     let content_hash = hex_sha256(bytes);
@@ -187,7 +198,16 @@ pub fn parse(
     };
     let root = node::parse(text)
         .map_err(|f| at(f.line, f.column, ProblemKind::Syntax { message: f.message }))?;
-    let mut reader = entry::Reader::new(path, platforms, env);
+    // Read a second time, as platform definitions, only when there is something to read.
+    let own_platforms = if root.has_key(PLATFORMS_KEY) {
+        platforms
+            .with_inventory_platforms(text, path)
+            .map_err(|e| platform_problems(e, path))?
+    } else {
+        None
+    };
+    let platforms = own_platforms.unwrap_or_else(|| platforms.clone());
+    let mut reader = entry::Reader::new(path, &platforms, env);
     let (partials, groups) = reader.read_document(root);
     let devices = reader.settle_names(partials);
     let problems = reader.into_problems();
@@ -198,11 +218,30 @@ pub fn parse(
         return Err(at(1, 1, ProblemKind::EmptyInventory));
     }
     Ok(Inventory {
+        platforms,
         path: path.to_path_buf(),
         devices,
         groups,
         content_hash,
     })
+}
+
+/// An inventory's platform definitions' problems, as inventory problems.
+fn platform_problems(e: netsweep_platform::PlatformError, path: &Path) -> InventoryError {
+    InventoryError::Invalid {
+        problems: e
+            .problems()
+            .into_iter()
+            .map(|p| Problem {
+                location: p.location.unwrap_or(Location {
+                    file: path.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                }),
+                kind: ProblemKind::Platform { message: p.message },
+            })
+            .collect(),
+    }
 }
 
 impl Inventory {

@@ -100,6 +100,14 @@ impl Node {
         matches!(self.kind, Kind::Null)
     }
 
+    /// Whether this is a mapping with `key` among its keys.
+    pub fn has_key(&self, key: &str) -> bool {
+        match &self.kind {
+            Kind::Map(pairs) => pairs.iter().any(|(k, _)| k.text() == Some(key)),
+            _ => false,
+        }
+    }
+
     /// Replaces every typed scalar's span with its source text.
     fn resolve_spellings(&mut self, source: &str) {
         match &mut self.kind {

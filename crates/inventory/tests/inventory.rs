@@ -11,14 +11,6 @@ use netsweep_inventory::{
 };
 use netsweep_protocol::{Timeouts, Transport};
 
-const PLATFORMS: &[(&str, &str)] = &[
-    ("cisco_ios", "cisco_ios"),
-    ("cisco_xe", "cisco_ios"),
-    ("cisco_ios_telnet", "cisco_ios"),
-    ("linux", "linux"),
-    ("linux_telnet", "linux"),
-];
-
 /// Parses `yaml` as if read from `devices.yaml` in the working directory, with `env` as the
 /// whole environment.
 fn parse_str(yaml: &str, env: &[(&str, &str)]) -> Result<Inventory, InventoryError> {
@@ -29,7 +21,7 @@ fn parse_str(yaml: &str, env: &[(&str, &str)]) -> Result<Inventory, InventoryErr
     parse(
         yaml.as_bytes(),
         Path::new("devices.yaml"),
-        PLATFORMS,
+        netsweep_platform::builtin(),
         &|k| env.get(k).cloned(),
     )
 }
@@ -234,7 +226,10 @@ routers:
         ("QUOTED", "from-env-pw"),
     ]
     .into();
-    let inv = load_with_env(&path, PLATFORMS, &|k| env.get(k).map(|v| v.to_string())).unwrap();
+    let inv = load_with_env(&path, netsweep_platform::builtin(), &|k| {
+        env.get(k).map(|v| v.to_string())
+    })
+    .unwrap();
     let pw = |i: usize| {
         inv.devices[i]
             .target
@@ -467,14 +462,17 @@ fn a_duplicate_name_is_reported_beside_other_problems() {
 #[test]
 fn unknown_device_type_lists_the_supported_ones() {
     let text = err_text(
-        "- {device_type: cisco_nxos, host: h, username: u}\n- {device_type: cisco_ios_serial, host: h2, username: u}\n",
+        "- {device_type: juniper_screenos, host: h, username: u}\n- {device_type: cisco_ios_serial, host: h2, username: u}\n",
         &[],
     );
-    let supported = "cisco_ios, cisco_ios_telnet, cisco_xe, linux, linux_telnet";
+    let mut names: Vec<&str> = netsweep_platform::builtin().device_type_names();
+    names.push("autodetect");
+    names.sort();
+    let supported = names.join(", ");
     assert_eq!(
         text,
         format!(
-            "devices.yaml:1:17: unknown device_type `cisco_nxos` (supported: {supported})\n\
+            "devices.yaml:1:17: unknown device_type `juniper_screenos` (supported: {supported})\n\
              devices.yaml:2:17: unknown device_type `cisco_ios_serial` (supported: {supported}); \
              netsweep does not connect over serial lines"
         )
@@ -544,6 +542,46 @@ fn a_contradicting_or_unknown_transport_is_refused() {
 }
 
 #[test]
+fn every_platform_name_and_alias_and_autodetect_are_accepted() {
+    let inv = ok(
+        "- {device_type: cisco_xe, host: h1, username: u}\n- {device_type: juniper, host: h2, username: u}\n- {device_type: huawei_vrp, host: h3, username: u}\n- {device_type: autodetect, host: h4, username: u}\n",
+    );
+    let platforms: Vec<&str> = inv
+        .devices
+        .iter()
+        .map(|d| d.target.platform.as_str())
+        .collect();
+    assert_eq!(
+        platforms,
+        ["cisco_ios", "juniper_junos", "huawei", "autodetect"]
+    );
+}
+
+#[test]
+fn an_inventory_defines_its_own_platforms_beside_defaults() {
+    let inv = ok(
+        "defaults:\n  username: u\nplatforms:\n  - name: acme_os\n    base: cisco_ios\n    aliases: [acme]\n    setup: [terminal length 0]\nrouters:\n  - {device_type: acme, host: h1}\n  - {device_type: cisco_ios, host: h2}\n",
+    );
+    assert_eq!(inv.groups, ["routers"], "platforms: is not a group");
+    assert_eq!(inv.devices[0].target.platform, "acme_os");
+    let acme = inv
+        .platforms
+        .get("acme_os")
+        .expect("the inventory's platform");
+    assert!(!acme.is_builtin());
+    assert_eq!(acme.spec().setup, ["terminal length 0"]);
+    // A bad definition is reported where it is written, in the inventory's own format.
+    let text = err_text(
+        "platforms:\n  - name: acme_os\n    base: cisco_ios\n    errors: ['(']\nrouters:\n  - {device_type: acme_os, host: h1, username: u}\n",
+        &[],
+    );
+    assert!(
+        text.starts_with("devices.yaml:4:14: platform acme_os: errors: bad regex \"(\": "),
+        "{text}"
+    );
+}
+
+#[test]
 fn empty_inventories_are_refused() {
     for yaml in [
         "",
@@ -564,7 +602,7 @@ fn empty_inventories_are_refused() {
 fn an_unreadable_file_is_a_read_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.yaml");
-    let e = load(&missing, PLATFORMS).unwrap_err();
+    let e = load(&missing, netsweep_platform::builtin()).unwrap_err();
     assert!(matches!(&e, InventoryError::Read { path, .. } if path == &missing));
     assert_eq!(
         e.to_string(),
@@ -574,7 +612,7 @@ fn an_unreadable_file_is_a_read_error() {
     assert!(source.contains("No such file"), "{source}");
     // A directory is unreadable as a file too.
     assert!(matches!(
-        load(dir.path(), PLATFORMS),
+        load(dir.path(), netsweep_platform::builtin()),
         Err(InventoryError::Read { .. })
     ));
 }
@@ -616,7 +654,7 @@ routers:
 ",
     )
     .unwrap();
-    let e = load_with_env(&path, PLATFORMS, &|_| None).unwrap_err();
+    let e = load_with_env(&path, netsweep_platform::builtin(), &|_| None).unwrap_err();
     let d = dir.path().display();
     let p = path.display();
     // The bad default is one problem, at the default's line, not three.
@@ -647,7 +685,7 @@ fn key_files_resolve_relative_to_the_inventory() {
         "- {device_type: linux, host: a, username: u, key_file: id_ed25519}\n",
     )
     .unwrap();
-    let inv = load_with_env(&path, PLATFORMS, &|_| None).unwrap();
+    let inv = load_with_env(&path, netsweep_platform::builtin(), &|_| None).unwrap();
     assert_eq!(
         inv.devices[0].target.key_file.as_deref(),
         Some(dir.path().join("id_ed25519").as_path())
@@ -751,7 +789,7 @@ fn non_utf8_is_located() {
     let e = parse(
         b"- device_type: linux\n  host: \xff\n",
         Path::new("devices.yaml"),
-        PLATFORMS,
+        netsweep_platform::builtin(),
         &|_| None,
     )
     .unwrap_err();
@@ -849,18 +887,36 @@ fn content_hash_is_the_sha256_of_the_bytes() {
     let path = dir.path().join("d.yaml");
     let yaml = "- {device_type: linux, host: a, username: u}\n";
     fs::write(&path, yaml).unwrap();
-    let a = load(&path, PLATFORMS).unwrap().content_hash();
+    let a = load(&path, netsweep_platform::builtin())
+        .unwrap()
+        .content_hash();
     assert_eq!(a.len(), 64);
-    assert_eq!(a, load(&path, PLATFORMS).unwrap().content_hash());
+    assert_eq!(
+        a,
+        load(&path, netsweep_platform::builtin())
+            .unwrap()
+            .content_hash()
+    );
     // A comment changes the bytes, so the hash.
     fs::write(&path, format!("# edited\n{yaml}")).unwrap();
-    assert_ne!(a, load(&path, PLATFORMS).unwrap().content_hash());
+    assert_ne!(
+        a,
+        load(&path, netsweep_platform::builtin())
+            .unwrap()
+            .content_hash()
+    );
 }
 
 #[test]
 fn content_hash_matches_sha256sum() {
     let inv_bytes = b"a: [{device_type: linux, host: h, username: u}]\n";
-    let inv = parse(inv_bytes, Path::new("x.yaml"), PLATFORMS, &|_| None).unwrap();
+    let inv = parse(
+        inv_bytes,
+        Path::new("x.yaml"),
+        netsweep_platform::builtin(),
+        &|_| None,
+    )
+    .unwrap();
     let expected = {
         // Computed independently with `sha256sum` on the same bytes.
         let out = std::process::Command::new("sha256sum")
@@ -902,7 +958,7 @@ fn the_path_in_messages_is_the_one_the_user_gave() {
     let path: PathBuf = dir.path().join("sub").join("fleet.yaml");
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(&path, "- {device_type: linux, host: a}\n").unwrap();
-    let e = load(&path, PLATFORMS).unwrap_err();
+    let e = load(&path, netsweep_platform::builtin()).unwrap_err();
     assert!(
         e.to_string()
             .starts_with(&format!("{}:1:3: missing `username`", path.display())),
@@ -943,7 +999,7 @@ routers:
     let inv = parse(
         fs::read(&path).unwrap().as_slice(),
         &path,
-        PLATFORMS,
+        netsweep_platform::builtin(),
         &|k| env.get(k).cloned(),
     )
     .unwrap_or_else(|e| panic!("unexpected error:\n{e}"));

@@ -7,12 +7,6 @@ use std::path::Path;
 use netsweep_inventory::{Inventory, InventoryError, parse};
 use proptest::prelude::*;
 
-const PLATFORMS: &[(&str, &str)] = &[
-    ("cisco_ios", "cisco_ios"),
-    ("cisco_xe", "cisco_ios"),
-    ("linux", "linux"),
-];
-
 /// The pieces inventories are made of, valid and not: field names, values, YAML punctuation,
 /// indentation, anchors, merge keys, quotes, comments, odd characters.
 const TOKENS: &[&str] = &[
@@ -119,7 +113,7 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     // Relative secret and key files resolve inside this empty directory.
     let path = dir.path().join("devices.yaml");
     let env = |name: &str| (name == "PW").then(|| "s3cret".to_owned());
-    match parse(bytes, &path, PLATFORMS, &env) {
+    match parse(bytes, &path, netsweep_platform::builtin(), &env) {
         Ok(inventory) => valid(&inventory),
         Err(InventoryError::Invalid { problems }) => {
             prop_assert!(!problems.is_empty());
@@ -196,6 +190,12 @@ proptest! {
 #[test]
 fn the_undamaged_inventory_is_valid() {
     let env = |name: &str| (name == "PW").then(|| "s3cret".to_owned());
-    let inventory = parse(VALID.as_bytes(), Path::new("devices.yaml"), PLATFORMS, &env).unwrap();
+    let inventory = parse(
+        VALID.as_bytes(),
+        Path::new("devices.yaml"),
+        netsweep_platform::builtin(),
+        &env,
+    )
+    .unwrap();
     assert_eq!(inventory.devices.len(), 3);
 }

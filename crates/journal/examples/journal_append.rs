@@ -32,6 +32,7 @@ fn main() {
         host: "127.0.0.1".into(),
         port: 20_000,
         platform: "cisco_ios".into(),
+        platform_detected: None,
         transport: Default::default(),
         outcome: Outcome::Ok,
         message: String::new(),

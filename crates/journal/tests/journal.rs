@@ -32,6 +32,7 @@ fn record(device: &str, outcome: Outcome) -> DeviceRecord {
         host: "127.0.1.1".into(),
         port: 2222,
         platform: "cisco_ios".into(),
+        platform_detected: None,
         transport: Default::default(),
         outcome,
         message: format!("{device} finished"),

@@ -27,6 +27,7 @@ fn record(i: usize, output: &str) -> DeviceRecord {
         host: "127.0.1.1".into(),
         port: 2222,
         platform: "cisco_ios".into(),
+        platform_detected: None,
         transport: Default::default(),
         outcome: if i.is_multiple_of(3) {
             Outcome::AuthFailed

@@ -32,6 +32,7 @@ fn rec(
         host: host.into(),
         port: 2222,
         platform: "cisco_ios".into(),
+        platform_detected: None,
         transport: Default::default(),
         outcome,
         message: String::new(),

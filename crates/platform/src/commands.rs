@@ -151,6 +151,34 @@ impl CommandBook {
         }
     }
 
+    /// A book from entries already checked elsewhere (a job's: the coordinator checked the
+    /// file): (name, default, per canonical platform).
+    pub fn from_entries(
+        entries: impl IntoIterator<Item = (String, Option<String>, BTreeMap<String, String>)>,
+    ) -> CommandBook {
+        CommandBook {
+            named: entries
+                .into_iter()
+                .map(|(name, default, per_platform)| {
+                    (
+                        name,
+                        UserCommand {
+                            default,
+                            per_platform,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Every entry: (name, default, per canonical platform), to carry them to workers.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, Option<&str>, &BTreeMap<String, String>)> {
+        self.named
+            .iter()
+            .map(|(n, u)| (n.as_str(), u.default.as_deref(), &u.per_platform))
+    }
+
     /// Whether `name` means anything: in this book, or in some platform of `table`.
     pub fn knows(&self, name: &str, table: &PlatformTable) -> bool {
         self.named.contains_key(name)

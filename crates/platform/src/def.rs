@@ -534,6 +534,7 @@ impl Resolver<'_> {
                 None => Vec::new(),
             },
             ntc_platform: take_or(def.ntc_platform, base.and_then(|b| b.ntc_platform.clone())),
+            base: base.map(|b| b.name.clone()),
             channel,
             auth_methods,
             line_ending: def

@@ -16,6 +16,10 @@ pub struct PlatformSpec {
     pub name: String,
     /// One line for `netsweep platforms`.
     pub description: String,
+    /// The platform a user-defined one was based on (`base:`), if any: the simulator serves
+    /// it with its base's model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     /// Other `device_type` names that mean this platform.
     pub aliases: Vec<Alias>,
     /// ntc-templates' platform name, for TextFSM parsing.

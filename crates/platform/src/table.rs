@@ -117,6 +117,19 @@ impl PlatformTable {
         })
     }
 
+    /// The built-in platform a platform is, or is based on through `base:` (the simulator
+    /// serves a user-defined platform with it).
+    pub fn builtin_root(&self, canonical: &str) -> Option<&Arc<Platform>> {
+        let mut platform = self.get(canonical)?;
+        for _ in 0..self.platforms.len() {
+            if platform.is_builtin() {
+                return Some(platform);
+            }
+            platform = self.get(platform.spec().base.as_deref()?)?;
+        }
+        None
+    }
+
     /// Every `device_type` name, sorted (for "supported: …" messages).
     pub fn device_type_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.names.keys().map(String::as_str).collect();

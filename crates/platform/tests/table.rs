@@ -438,6 +438,8 @@ fn a_user_platform_based_on_a_builtin_one_overrides_only_what_it_says() {
     assert_eq!(spec.commands["version"], "show version | include Version");
     assert!(!spec.commands.contains_key("clock"));
     assert_eq!(spec.commands["interfaces"], "show ip interface brief");
+    assert_eq!(spec.base.as_deref(), Some("cisco_ios"));
+    assert_eq!(table.builtin_root("my_ios").unwrap().name(), "cisco_ios");
     // The built-in table is untouched.
     assert!(builtin().resolve("my_ios").is_none());
 }

@@ -27,7 +27,8 @@ pub(crate) struct SlotMsg {
 #[derive(Debug)]
 pub(crate) enum SlotBody {
     Stage(JobId, Stage),
-    Output(JobId, CommandOutput),
+    // Boxed like `Finished`: an output is far larger than the other messages.
+    Output(JobId, Box<CommandOutput>),
     Finished(JobId, Box<DeviceRecord>),
     /// The worker's stream of messages ended: the process exited or closed its stdout.
     Closed,

@@ -486,7 +486,7 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
             }
             SlotBody::Output(job, output) => match &mut slot.state {
                 SlotState::Busy(f) | SlotState::Stopping { inflight: f, .. } if f.job.id == job => {
-                    f.outputs.push(output)
+                    f.outputs.push(*output)
                 }
                 _ => {}
             },

@@ -35,6 +35,14 @@ pub(crate) fn parse_job_outputs(job: &Job, record: &mut DeviceRecord) {
 /// Parses every output of `record` that the device did not reject, as `spec` says
 /// (replacing rows or errors of an earlier parse).
 pub fn parse_outputs(spec: &ParseSpec, record: &mut DeviceRecord) {
+    // An autodetected device is parsed as the platform it turned out to be.
+    let detected = match (&record.platform_detected, spec.platform.as_str()) {
+        (Some(found), netsweep_platform::AUTODETECT) => netsweep_platform::builtin()
+            .get(found)
+            .and_then(|p| p.spec().ntc_platform.clone()),
+        _ => None,
+    };
+    let platform = detected.as_deref().unwrap_or(&spec.platform);
     for output in &mut record.outputs {
         if output.error.is_some() {
             continue;
@@ -54,7 +62,7 @@ pub fn parse_outputs(spec: &ParseSpec, record: &mut DeviceRecord) {
             None => match &spec.templates {
                 Some(dir) => index(dir).and_then(|table| {
                     table
-                        .parse(&spec.platform, &output.command, &output.output)
+                        .parse(platform, &output.command, &output.output)
                         .map_err(|e| chain(&e))
                 }),
                 None => Err("no template directory and no own template for this command".into()),

@@ -148,7 +148,10 @@ impl<W: Write> Outbox<W> {
     /// Holds one command's output; an output whose frame would exceed the cap (possible only
     /// with pathological escaping) is cut to fit and marked truncated rather than lost.
     fn hold_output(&mut self, job: u64, out: CommandOutput) -> Result<(), FrameError> {
-        let mut message = WorkerMessage::Output { job, output: out };
+        let mut message = WorkerMessage::Output {
+            job,
+            output: Box::new(out),
+        };
         loop {
             match self.hold(&message) {
                 Err(FrameError::TooLarge { .. }) => {

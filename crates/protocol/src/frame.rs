@@ -61,8 +61,8 @@ pub enum WorkerMessage {
     Output {
         /// Which job.
         job: JobId,
-        /// The output.
-        output: CommandOutput,
+        /// The output (boxed: far larger than the other messages).
+        output: Box<CommandOutput>,
     },
     /// The job is done; `record.outputs` is empty (they came in `Output` frames).
     Finished {
@@ -235,7 +235,10 @@ mod tests {
             output: "interface GigabitEthernet0/1\r\n".repeat(80_000),
             ..Default::default()
         };
-        let msg = WorkerMessage::Output { job: 1, output };
+        let msg = WorkerMessage::Output {
+            job: 1,
+            output: Box::new(output),
+        };
         let mut buf = Vec::new();
         write_frame(&mut buf, &msg).unwrap();
         assert!(buf.len() > 2_000_000);

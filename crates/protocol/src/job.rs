@@ -434,12 +434,33 @@ pub struct Job {
     /// `accept-new`). `None` with `Off`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<PathBuf>,
+    /// The definition of a user-defined platform (netsweep-platform's `PlatformSpec`), for a
+    /// platform the worker's built-in table does not have. `None` for a built-in platform:
+    /// the job names it, and stays as small as that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_definition: Option<serde_json::Value>,
+    /// The user's own named commands (`--commands FILE`), for commands written `@name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named_commands: Vec<NamedCommand>,
     /// Parse each output into rows where it is (`--parse`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse: Option<ParseSpec>,
     /// A configuration change, rendered for this device (`--config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<crate::ConfigChange>,
+}
+
+/// A user-defined named command: `-c @bgp` is `default` on any platform not in `platforms`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedCommand {
+    /// The name, without the `@`.
+    pub name: String,
+    /// The command for platforms not listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// The command per canonical platform name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub platforms: std::collections::BTreeMap<String, String>,
 }
 
 /// How the worker parses a job's outputs: with the template ntc-templates' index chooses

@@ -22,8 +22,8 @@ pub use change::{ChangeReport, ConfigChange, RejectedLine};
 pub use error_chain::error_chain;
 pub use frame::{CoordinatorMessage, FrameError, WorkerMessage};
 pub use job::{
-    AlgorithmList, Algorithms, DeviceTarget, HostKeyPolicy, Job, JobId, JumpHost, ParseSpec,
-    Secret, SshSettings, Timeouts, Transport, host_port, parse_hop, wildcard_match,
+    AlgorithmList, Algorithms, DeviceTarget, HostKeyPolicy, Job, JobId, JumpHost, NamedCommand,
+    ParseSpec, Secret, SshSettings, Timeouts, Transport, host_port, parse_hop, wildcard_match,
 };
 pub use outcome::{AttemptSummary, CommandOutput, DeviceRecord, Outcome, Stage, Timings};
 pub use parsed::{ParsedRows, ParsedValue};

@@ -207,6 +207,9 @@ impl fmt::Display for Outcome {
 pub struct CommandOutput {
     /// The command as sent.
     pub command: String,
+    /// The named command it was sent for (`version` for `-c @version`), if it was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// What the device printed, echo and prompt stripped, `\r` removed. Lossy UTF-8 when
     /// `non_utf8` is set.
     pub output: String,
@@ -303,8 +306,11 @@ pub struct DeviceRecord {
     pub host: String,
     /// Port connected to.
     pub port: u16,
-    /// Canonical platform.
+    /// Canonical platform (`autodetect` for a device whose platform was to be found).
     pub platform: String,
+    /// The platform autodetect found, for an `autodetect` device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_detected: Option<String>,
     /// How the device was reached (`ssh` in records written before telnet existed).
     #[serde(default)]
     pub transport: crate::Transport,
@@ -350,6 +356,7 @@ impl DeviceRecord {
             host: target.host.clone(),
             port: target.port,
             platform: target.platform.clone(),
+            platform_detected: None,
             transport: target.transport,
             outcome,
             message: message.into(),
@@ -373,6 +380,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 2222,
             platform: "cisco_ios".into(),
+            platform_detected: None,
             transport: crate::Transport::Ssh,
             outcome,
             message: "m".into(),

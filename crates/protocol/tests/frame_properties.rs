@@ -90,11 +90,11 @@ fn message() -> impl Strategy<Value = WorkerMessage> {
         (any::<u64>(), ".{0,40}", ".{0,400}").prop_map(|(job, command, output)| {
             WorkerMessage::Output {
                 job,
-                output: CommandOutput {
+                output: Box::new(CommandOutput {
                     command,
                     output,
                     ..Default::default()
-                },
+                }),
             }
         }),
     ]

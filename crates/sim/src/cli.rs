@@ -21,21 +21,44 @@ use crate::{
     parse_fault_shares, parse_size, raise_fd_limit,
 };
 
-const AFTER_HELP: &str = "\
-Platforms:
-  cisco_ios (alias cisco_xe)  login banner, `host>`, enable → `Password:` → `host#`, paging with
-                              --More-- until `terminal length 0`, show clock / version / ip
-                              interface brief / inventory / running-config, `% Invalid input`
-                              with its caret, configure terminal … end, exit
-  linux                       exec channels (hostname, uname -a, echo, cat /etc/os-release,
-                              uptime, false → status 1, ls /nonexistent → stderr), key and
-                              password logins, a `$ ` shell
+/// `--help`'s closing text: the platforms (from the models), faults and examples.
+fn after_help() -> String {
+    let platforms: Vec<String> = Platform::all()
+        .map(|p| {
+            let spec = netsweep_platform::builtin()
+                .get(p.as_str())
+                .map(|t| t.spec().clone());
+            let aliases = spec
+                .as_ref()
+                .map(|s| {
+                    s.aliases
+                        .iter()
+                        .map(|a| a.name.as_str())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            let name = if aliases.is_empty() {
+                p.as_str().to_owned()
+            } else {
+                format!("{} ({})", p.as_str(), aliases.join(", "))
+            };
+            let about = spec.map(|s| s.description).unwrap_or_default();
+            format!("  {name:<36}{about}")
+        })
+        .collect();
+    format!(
+        "Platforms (--platform; each with its prompts, modes, paging, error texts and the outputs of its\n\
+         common commands: version, interfaces, running configuration, clock):\n{}\n\n{AFTER_HELP}",
+        platforms.join("\n")
+    )
+}
 
+const AFTER_HELP: &str = "\
 Transports (--transport): ssh (the default), or telnet: option negotiation (will echo, will
-suppress go-ahead, asks for the terminal type and window size), then the platform's own login
-prompts (cisco_ios `Username:`, linux `<host> login:`, both `Password:`; a refused login shows
-the prompt again, the third closes the connection), then the same CLI; a linux device is its
-`$ ` shell over telnet. Telnet sends passwords in clear text: loopback rehearsals only.
+suppress go-ahead, asks for the terminal type and window size), then the login prompts (network
+platforms `Username:`, linux `<host> login:`, both `Password:`; a refused login shows the prompt
+again, the third closes the connection), then the same CLI; a linux device is its `$ ` shell
+over telnet. Telnet sends passwords in clear text: loopback rehearsals only.
 
 Faults (--faults NAME[=AMOUNT],…; AMOUNT is N% of the fleet, rounded up, or N devices; none: all):
   refuse           nothing listens on the address
@@ -44,13 +67,17 @@ Faults (--faults NAME[=AMOUNT],…; AMOUNT is N% of the fleet, rounded up, or N 
   hang-mid-output  a command's output stops half way; the device goes silent
   drop-mid-output  TCP closes half way through a command's output
   auth             every password and key is rejected
-  enable-fail      `enable` always answers `% Access denied`
+  enable-fail      `enable` is always refused (platforms with enable; the login lands in
+                   user mode)
   flaky:N          the first N connections are dropped at once, later ones work
   legacy           only diffie-hellman-group14-sha1, ssh-rsa, aes128-ctr, hmac-sha1 (SSH only)
   hostkey-change   a new host key on every connection (SSH only)
   garbage          the shell prints noise and never a prompt
 
 Examples:
+  # A mixed fleet of 30: IOS, Junos and Huawei in turn:
+  netsweep-sim --count 30 --platform cisco_ios,juniper_junos,huawei --write-inventory mixed.yaml
+
   # 1,000 IOS devices on 127.0.0.1:20001…, 200 ms ± 50 ms per command, a few faults:
   netsweep-sim --count 1000 --base-port 20001 --latency 200ms --jitter 50ms \\
       --faults hang-banner=1%,drop-mid-output=1%,auth=2% --seed 42 --write-inventory sim.yaml
@@ -69,8 +96,8 @@ Exit codes: 0 stopped normally, 1 runtime failure, 2 bad flags or fleet definiti
 #[command(
     name = "netsweep-sim",
     version,
-    about = "Serve a simulated fleet of IOS-like and Linux-like devices on loopback, over SSH or telnet.",
-    after_help = AFTER_HELP,
+    about = "Serve a simulated fleet of network devices and Linux hosts on loopback, over SSH or telnet.",
+    after_help = after_help(),
     args_conflicts_with_subcommands = true
 )]
 struct Args {
@@ -82,7 +109,8 @@ struct Args {
     #[arg(long, default_value_t = 10, value_name = "N")]
     count: usize,
 
-    /// Platforms, comma-separated, assigned round-robin: cisco_ios, cisco_xe, linux.
+    /// Platforms, comma-separated, assigned round-robin (any device_type below, e.g.
+    /// cisco_ios,juniper_junos,huawei).
     #[arg(long, value_name = "LIST", default_value = "cisco_ios", value_parser = parse_platforms)]
     platform: Platforms,
 
@@ -405,10 +433,12 @@ fn write_session_log(path: &std::path::Path, fleet: &Fleet) -> Result<(), SimErr
 
 fn ready_line(fleet: &Fleet, args: &Args) -> String {
     let devices = fleet.devices();
-    let ios = devices
-        .iter()
-        .filter(|d| d.platform == Platform::CiscoIos)
-        .count();
+    let per_platform: Vec<String> = Platform::all()
+        .filter_map(|p| {
+            let n = devices.iter().filter(|d| d.platform == p).count();
+            (n > 0).then(|| format!("{n} {p}"))
+        })
+        .collect();
     let faulty = devices
         .iter()
         .filter(|d| !d.behaviour.faults.is_empty())
@@ -424,9 +454,9 @@ fn ready_line(fleet: &Fleet, args: &Args) -> String {
         String::new()
     };
     let mut line = format!(
-        "ready: {} devices ({ios} cisco_ios, {} linux, {faulty} with faults{over_telnet}) on {first}",
+        "ready: {} devices ({}, {faulty} with faults{over_telnet}) on {first}",
         devices.len(),
-        devices.len() - ios
+        per_platform.join(", ")
     );
     if devices.len() > 1 {
         line.push_str(&format!(" … {last}"));
@@ -494,8 +524,8 @@ mod tests {
     fn bad_definitions_exit_2_with_the_problem_named() {
         for (args, needle) in [
             (
-                &["--platform", "juniper"][..],
-                "unknown platform \"juniper\"",
+                &["--platform", "juniper_screenos"][..],
+                "unknown platform \"juniper_screenos\"",
             ),
             (&["--faults", "hang=1%"], "unknown fault \"hang\""),
             (&["--faults", "auth=120%"], "bad amount \"120%\""),

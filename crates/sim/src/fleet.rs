@@ -22,7 +22,7 @@ use crate::config_state::DeviceConfig;
 use crate::facts::Facts;
 use crate::session::{Connection, methods};
 use crate::session_log::{SessionLog, SessionSpan};
-use crate::spec::{DeviceSpec, Fault, FleetSpec, Platform, Transport};
+use crate::spec::{DeviceSpec, Fault, FleetSpec, Transport};
 use crate::{SimError, keys};
 
 /// What one device has seen so far.
@@ -39,6 +39,9 @@ pub struct Counters {
     /// Requests for the list of login methods (SSH "none" authentication), each a round trip
     /// a client could have spared.
     pub method_queries: u64,
+    /// Shell and exec channels whose conversation has ended (the client logged out or left),
+    /// so that a test can read `commands` once a session is over.
+    pub channels_done: u64,
     /// The window size (width, height) the last telnet client reported (NAWS), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<(u16, u16)>,
@@ -61,6 +64,7 @@ pub(crate) struct CounterCells {
     pub auth_failed: AtomicU64,
     pub commands: AtomicU64,
     pub method_queries: AtomicU64,
+    pub channels_done: AtomicU64,
     /// `1 << 32 | width << 16 | height`, or 0 before any window size.
     window: AtomicU64,
     pub aaa_unavailable: AtomicU64,
@@ -80,6 +84,7 @@ impl CounterCells {
             auth_failed: self.auth_failed.load(Ordering::Relaxed),
             commands: self.commands.load(Ordering::Relaxed),
             method_queries: self.method_queries.load(Ordering::Relaxed),
+            channels_done: self.channels_done.load(Ordering::Relaxed),
             window: (window != 0).then_some(((window >> 16) as u16, window as u16)),
             aaa_unavailable: self.aaa_unavailable.load(Ordering::Relaxed),
             ..Counters::default()
@@ -320,7 +325,13 @@ impl Device {
         let config = Arc::new(server_config(&spec, host_key));
         Ok(Device {
             configuration: Arc::default(),
-            facts: Facts::new(seed, &spec.name, index, spec.behaviour.running_config_bytes),
+            facts: Facts::new(
+                seed,
+                &spec.name,
+                index,
+                spec.behaviour.running_config_bytes,
+                &spec.platform.model().serial_prefix,
+            ),
             spec,
             seed,
             counters: CounterCells::default(),
@@ -340,10 +351,7 @@ impl Device {
 
 /// The russh server configuration for one device and host key.
 fn server_config(spec: &DeviceSpec, host_key: PrivateKey) -> Config {
-    let server_id = match spec.platform {
-        Platform::CiscoIos => "SSH-2.0-Cisco-1.25",
-        Platform::Linux => "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3",
-    };
+    let server_id = spec.platform.model().ident.clone();
     let preferred = if spec.behaviour.has(Fault::Legacy) {
         Preferred {
             kex: vec![kex::DH_G14_SHA1].into(),

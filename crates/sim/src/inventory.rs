@@ -27,7 +27,7 @@ pub struct Expected {
 /// What a client should see from one device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpectedDevice {
-    /// `cisco_ios` or `linux`.
+    /// The canonical platform name (`cisco_ios`, `linux`, `huawei`…).
     pub platform: String,
     /// How the device is reached (left out for SSH).
     #[serde(default, skip_serializing_if = "Transport::is_ssh")]
@@ -36,7 +36,7 @@ pub struct ExpectedDevice {
     pub faults: Vec<String>,
     /// The outcome class a correct client reports (netsweep's `Outcome::class()` names:
     /// `ok`, `auth_failed`, `enable_failed`, `unreachable`, `timed_out`, `host_key_mismatch`,
-    /// `connection_lost`).
+    /// `connection_lost`, `protocol_error`).
     pub outcome: String,
     /// For `timed_out` and `connection_lost`: the stage (`handshake`, `prompt`, `command`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,9 +59,9 @@ fn is_zero(n: &u32) -> bool {
 /// the order the client meets them (connect, handshake, auth, prompt, enable, command).
 pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
     let b = &device.behaviour;
-    let ios = device.platform == Platform::CiscoIos;
-    // Linux devices are swept over exec channels (over SSH): there is no prompt stage.
-    let shell = ios || device.transport == Transport::Telnet;
+    // Exec-channel platforms (Linux) have no prompt stage over SSH; over telnet every
+    // platform is a shell.
+    let shell = device.platform.is_cli() || device.transport == Transport::Telnet;
     let quiet_stage = if shell { "prompt" } else { "command" };
     let (outcome, stage, note) = if b.has(Fault::Refuse) {
         ("unreachable", None, None)
@@ -90,11 +90,11 @@ pub fn expected_outcome(device: &DeviceSpec) -> ExpectedDevice {
         ("timed_out", Some(quiet_stage), None)
     } else if b.has(Fault::Garbage) {
         (
-            "timed_out",
-            Some(quiet_stage),
+            "protocol_error",
+            None,
             Some("the device prints noise (not UTF-8) and never a prompt"),
         )
-    } else if ios && b.has(Fault::EnableFail) {
+    } else if device.platform.has_enable() && b.has(Fault::EnableFail) {
         ("enable_failed", None, None)
     } else if b.has(Fault::HangMidOutput) {
         (
@@ -191,7 +191,7 @@ impl FleetSpec {
             let _ = writeln!(out, "  port: {}", d.addr.port());
             let _ = writeln!(out, "  username: {}", quote(&d.username));
             let _ = writeln!(out, "  password: {}", quote(&d.password));
-            if d.platform == Platform::CiscoIos {
+            if d.platform.has_enable() {
                 let _ = writeln!(out, "  secret: {}", quote(&d.secret));
             }
             out.push_str(&simulate_block(&d.behaviour));
@@ -249,30 +249,28 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
 }
 
-/// The `device_type` spellings the simulator can serve, and what they mean.
-const PLATFORMS: &[(&str, &str)] = &[
-    ("cisco_ios", "cisco_ios"),
-    ("cisco_xe", "cisco_ios"),
-    ("cisco_ios_telnet", "cisco_ios"),
-    ("linux", "linux"),
-    ("linux_telnet", "linux"),
-];
-
 /// Reads a fleet from an inventory. See [`FleetSpec::from_inventory`].
-fn from_inventory(path: &Path, seed: u64) -> Result<FleetSpec, SimError> {
-    let inventory = netsweep_inventory::load(path, PLATFORMS)
+fn from_inventory(
+    path: &Path,
+    seed: u64,
+    platforms: &netsweep_platform::PlatformTable,
+) -> Result<FleetSpec, SimError> {
+    let inventory = netsweep_inventory::load(path, platforms)
         .map_err(|e| SimError::LoadInventory(Box::new(e)))?;
     let devices = inventory
         .devices
         .iter()
-        .map(device_from_entry)
+        .map(|entry| device_from_entry(entry, &inventory.platforms))
         .collect::<Result<Vec<_>, _>>()?;
     let spec = FleetSpec { seed, devices };
     spec.validate()?;
     Ok(spec)
 }
 
-fn device_from_entry(entry: &netsweep_inventory::InventoryDevice) -> Result<DeviceSpec, SimError> {
+fn device_from_entry(
+    entry: &netsweep_inventory::InventoryDevice,
+    platforms: &netsweep_platform::PlatformTable,
+) -> Result<DeviceSpec, SimError> {
     let target = &entry.target;
     let problem = |message: String| SimError::Inventory {
         location: entry.location.to_string(),
@@ -292,8 +290,11 @@ fn device_from_entry(entry: &netsweep_inventory::InventoryDevice) -> Result<Devi
             "host {ip} is not a loopback address (the simulator serves only 127.0.0.0/8 and ::1)"
         )));
     }
-    let platform: Platform = target
-        .platform
+    // A user-defined platform is served as the built-in one it is based on.
+    let served = platforms
+        .builtin_root(&target.platform)
+        .map_or(target.platform.as_str(), |p| p.name());
+    let platform: Platform = served
         .parse()
         .map_err(|e: SimError| problem(e.to_string()))?;
     let mut device = DeviceSpec::new(target.name.clone(), platform);
@@ -381,7 +382,19 @@ impl FleetSpec {
     /// latency, jitter, banner delay, running-config size, privilege 15). An entry with a
     /// `key_file` also accepts the public key in `<key_file>.pub`, if there is one.
     pub fn from_inventory(path: &Path, seed: u64) -> Result<FleetSpec, SimError> {
-        from_inventory(path, seed)
+        from_inventory(path, seed, netsweep_platform::builtin())
+    }
+
+    /// [`FleetSpec::from_inventory`] for an inventory whose devices may use platforms defined
+    /// outside it (`--platforms`): `platforms` is the table it is read with. A user-defined
+    /// platform is served as the built-in platform it is based on; `autodetect` devices are
+    /// refused (the simulator must know what to pretend to be).
+    pub fn from_inventory_with(
+        path: &Path,
+        seed: u64,
+        platforms: &netsweep_platform::PlatformTable,
+    ) -> Result<FleetSpec, SimError> {
+        from_inventory(path, seed, platforms)
     }
 }
 

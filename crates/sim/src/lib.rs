@@ -1,5 +1,10 @@
-//! A simulated fleet of IOS-like and Linux-like devices on loopback, served over SSH or
-//! telnet, with latency and faults, for tests, benchmarks and rehearsals.
+//! A simulated fleet of network devices (every platform of netsweep's platform table:
+//! IOS, NX-OS, IOS XR, EOS, Junos, VRP, Comware, RouterOS, ASA) and Linux hosts on loopback,
+//! served over SSH or telnet, with latency and faults, for tests, benchmarks and rehearsals.
+//!
+//! Each platform is a model ([`model`], `models/*.yaml`): its ident, logins, modes, prompts,
+//! paging, error texts and command outputs as data, run by one CLI engine
+//! ([`device_cli`]).
 //!
 //! [`FleetSpec`] says what to serve (generated from flags, or read from an inventory);
 //! [`Fleet::start`] serves it from one process, each device on its own loopback address or
@@ -12,16 +17,18 @@
 
 pub mod cli;
 mod config_state;
+mod device_cli;
 mod facts;
 mod fleet;
 mod inventory;
-mod ios;
 mod keys;
 mod linux;
+mod model;
 mod session;
 mod session_log;
 mod spec;
 mod telnet;
+mod template;
 mod wan;
 
 use std::net::{IpAddr, SocketAddr};
@@ -40,7 +47,7 @@ pub use spec::{
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// A platform name the simulator does not know.
-    #[error("unknown platform {0:?} (supported: cisco_ios, cisco_xe, linux)")]
+    #[error("unknown platform {0:?} (supported: {list})", list = spec::supported_platforms())]
     UnknownPlatform(String),
     /// A fault name the simulator does not know.
     #[error("unknown fault {0:?} (supported: {list})", list = Fault::NAMES.join(", "))]

@@ -74,6 +74,16 @@ pub(crate) fn run(line: &str, hostname: &str, facts: &Facts) -> Ran {
             ..Ran::default()
         },
         "whoami" | "id" => ok("netsweep\n".into()),
+        "date" => ok(format!("{}\n", date(facts))),
+        "ip" if args
+            .first()
+            .is_some_and(|a| "address".starts_with(a.as_str())) =>
+        {
+            let (a, b) = facts.octets();
+            ok(format!(
+                "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP group default qlen 1000\n    link/ether 02:42:ac:11:{a:02x}:{b:02x} brd ff:ff:ff:ff:ff:ff\n    inet 10.{a}.{b}.10/24 brd 10.{a}.{b}.255 scope global eth0\n       valid_lft forever preferred_lft forever\n"
+            ))
+        }
         "uptime" => {
             let up = facts.uptime().as_secs();
             ok(format!(
@@ -135,6 +145,18 @@ pub(crate) fn run(line: &str, hostname: &str, facts: &Facts) -> Ran {
     }
 }
 
+/// `Sat Nov 21 10:50:01 UTC 2026`, as `date` prints it.
+fn date(facts: &Facts) -> String {
+    let clock = crate::facts::clock_string(facts.now());
+    // `10:50:01.123 UTC Sat Nov 21 2026` → `Sat Nov 21 10:50:01 UTC 2026`.
+    let parts: Vec<&str> = clock.split(' ').collect();
+    let time = parts[0].split('.').next().unwrap_or(parts[0]);
+    format!(
+        "{} {} {:>2} {time} UTC {}",
+        parts[2], parts[3], parts[4], parts[5]
+    )
+}
+
 /// A log long enough to be the Linux counterpart of a big running-config.
 fn syslog(hostname: &str, facts: &Facts) -> String {
     let mut out = String::with_capacity(facts.running_config_bytes + 128);
@@ -157,7 +179,7 @@ mod tests {
 
     #[test]
     fn commands_give_output_stderr_and_status() {
-        let f = Facts::new(1, "srv1", 0, 1000);
+        let f = Facts::new(1, "srv1", 0, 1000, "VMW");
         assert_eq!(run("hostname", "srv1", &f).stdout, "srv1\n");
         assert_eq!(run("echo 'a  b' c", "srv1", &f).stdout, "a  b c\n");
         assert_eq!(run("false", "srv1", &f).status, 1);

@@ -21,9 +21,10 @@ use russh::server::{
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use tokio::sync::mpsc;
 
+use crate::device_cli::{DeviceCli, Step};
 use crate::fleet::Device;
-use crate::ios::{IosCli, Step};
-use crate::spec::{Fault, Platform};
+use crate::model::{Kind, Model, Paging};
+use crate::spec::{Behaviour, Fault, Platform};
 use crate::{hash_label, linux};
 
 /// The connection-level state russh hands every callback.
@@ -35,6 +36,8 @@ pub(crate) struct Connection {
     /// under russh's feet the way a crashing device does (FIN, no SSH goodbye).
     socket: Arc<StdTcpStream>,
     channels: HashMap<ChannelId, ChannelState>,
+    /// The name the client logged in with (RouterOS clients append terminal options to it).
+    login_name: String,
     /// `aaa-flaky`: the keyboard-interactive login was just shown the AAA error.
     aaa_error_shown: bool,
 }
@@ -48,11 +51,67 @@ struct ChannelState {
 
 /// The authentication methods a platform offers, as the real thing does.
 pub(crate) fn methods(platform: Platform) -> MethodSet {
-    let kinds: &[MethodKind] = match platform {
-        Platform::CiscoIos => &[MethodKind::Password, MethodKind::KeyboardInteractive],
-        Platform::Linux => &[MethodKind::PublicKey, MethodKind::Password],
-    };
-    MethodSet::from(kinds)
+    MethodSet::from(&platform.model().methods()[..])
+}
+
+/// A login name and the terminal options appended to it (`admin+ct511w4098h`), on platforms
+/// that take them (RouterOS); the whole name elsewhere.
+pub(crate) fn split_login(model: &Model, login: &str) -> (String, String) {
+    match login.split_once('+') {
+        Some((user, options)) if model.login_options => (user.to_owned(), options.to_owned()),
+        _ => (login.to_owned(), String::new()),
+    }
+}
+
+/// RouterOS' login options: `c` turns colours off, `<n>h` sets the terminal height (the
+/// page length). Width, `t` and `e` change nothing the simulator shows.
+fn apply_login_options(cli: &mut DeviceCli, options: &str) {
+    let mut number = String::new();
+    for c in options.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' => {
+                if let Ok(height) = number.parse::<usize>() {
+                    cli.page_lines = height;
+                }
+                number.clear();
+            }
+            'c' => {
+                cli.colours = false;
+                number.clear();
+            }
+            _ => number.clear(),
+        }
+    }
+}
+
+/// The mode a login lands in: the model's mode for that user (Junos root: the shell), the
+/// user mode for an `enable-fail` device, privileged mode for a privilege-15 account.
+fn login_mode<'m>(model: &'m Model, behaviour: &Behaviour, user: &str) -> &'m str {
+    if let Some(mode) = model.login_as.get(user) {
+        return mode;
+    }
+    if behaviour.has(Fault::EnableFail)
+        && let Some(mode) = model.enable_mode()
+    {
+        return mode;
+    }
+    if behaviour.privilege15
+        && let Some(mode) = &model.privileged
+    {
+        return mode;
+    }
+    &model.login
+}
+
+/// `\n` → `\r\n`, as a device's terminal sends lines (model texts are written with `\n`).
+fn crlf(text: &str) -> String {
+    if text.contains('\r') {
+        // A text that already has some `\r\n` (a banner): only lone `\n`s change.
+        text.replace("\r\n", "\n").replace('\n', "\r\n")
+    } else {
+        text.replace('\n', "\r\n")
+    }
 }
 
 impl Connection {
@@ -62,8 +121,15 @@ impl Connection {
             number,
             socket,
             channels: HashMap::new(),
+            login_name: String::new(),
             aaa_error_shown: false,
         }
+    }
+
+    /// Whether `login` names the device's user (options appended, where the platform takes
+    /// them).
+    fn is_user(&self, login: &str) -> bool {
+        split_login(self.device.spec.platform.model(), login).0 == self.device.spec.username
     }
 
     /// `aaa-flaky:N`: whether this login with the right credentials is one of the first N,
@@ -81,10 +147,11 @@ impl Connection {
                 .is_ok()
     }
 
-    fn check(&self, ok: bool) -> Auth {
+    fn check(&mut self, ok: bool, login: &str) -> Auth {
         let counters = &self.device.counters;
         if ok && !self.device.spec.behaviour.has(Fault::Auth) {
             counters.auth_ok.fetch_add(1, Ordering::Relaxed);
+            self.login_name = login.to_owned();
             Auth::Accept
         } else {
             counters.auth_failed.fetch_add(1, Ordering::Relaxed);
@@ -107,7 +174,7 @@ impl Connection {
     }
 
     fn authorized(&self, user: &str, key: &PublicKey) -> bool {
-        user == self.device.spec.username
+        self.is_user(user)
             && self
                 .device
                 .authorized
@@ -130,6 +197,7 @@ impl Connection {
             self.device.clone(),
             self.number,
             self.socket.clone(),
+            self.login_name.clone(),
         )
     }
 }
@@ -148,14 +216,14 @@ impl Handler for Connection {
             return Ok(self.refuse());
         }
         let spec = &self.device.spec;
-        let ok = user == spec.username && password == spec.password;
+        let ok = self.is_user(user) && password == spec.password;
         if ok && !spec.behaviour.has(Fault::Auth) && self.aaa_times_out() {
             // As IOS does when its TACACS+ server times out on a password login: the
             // connection is closed, no verdict given.
             let _ = self.socket.shutdown(Shutdown::Both);
             return Err(russh::Error::Disconnect);
         }
-        Ok(self.check(ok))
+        Ok(self.check(ok, user))
     }
 
     async fn auth_keyboard_interactive<'a>(
@@ -181,7 +249,7 @@ impl Handler for Connection {
         }
         let answer = response.next();
         let spec = &self.device.spec;
-        let ok = user == spec.username && answer.as_deref() == Some(spec.password.as_bytes());
+        let ok = self.is_user(user) && answer.as_deref() == Some(spec.password.as_bytes());
         if ok && !spec.behaviour.has(Fault::Auth) && self.aaa_times_out() {
             // IOS's words when every AAA method errored (the TACACS+ server timed out),
             // shown with the password prompt again; whatever is answered is refused. (With
@@ -193,7 +261,7 @@ impl Handler for Connection {
                 prompts: vec![("Password: ".into(), false)].into(),
             });
         }
-        Ok(self.check(ok))
+        Ok(self.check(ok, user))
     }
 
     async fn auth_publickey_offered(
@@ -215,14 +283,11 @@ impl Handler for Connection {
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         let ok = self.authorized(user, key.public_key);
-        Ok(self.check(ok))
+        Ok(self.check(ok, user))
     }
 
     async fn authentication_banner(&mut self) -> Result<Option<String>, Self::Error> {
-        Ok(match self.device.spec.platform {
-            Platform::CiscoIos => Some(LOGIN_BANNER.to_owned()),
-            Platform::Linux => None,
-        })
+        Ok(self.device.spec.platform.model().auth_banner.clone())
     }
 
     async fn channel_open_session(
@@ -333,10 +398,6 @@ impl Handler for Connection {
     }
 }
 
-/// Shown before login (SSH user-auth banner) and at the top of the shell, as IOS does.
-pub(crate) const LOGIN_BANNER: &str =
-    "\r\n*** netsweep simulated device: authorized access only ***\r\n\r\n";
-
 /// The client went away (or the simulated device did): the task just ends.
 pub(crate) struct Gone;
 
@@ -375,6 +436,7 @@ pub(crate) struct Terminal {
     device: Arc<Device>,
     rng: ChaCha20Rng,
     socket: Arc<StdTcpStream>,
+    login_name: String,
 }
 
 /// Bytes per `data` message for big outputs: large enough to be cheap, small enough that
@@ -395,6 +457,7 @@ impl Terminal {
         device: Arc<Device>,
         number: u64,
         socket: Arc<StdTcpStream>,
+        login_name: String,
     ) -> Terminal {
         let mut seed = hash_label(device.seed, &device.spec.name);
         seed ^= number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -408,6 +471,7 @@ impl Terminal {
             device,
             rng: ChaCha20Rng::seed_from_u64(seed),
             socket,
+            login_name,
         }
     }
 
@@ -473,7 +537,8 @@ impl Terminal {
             match b {
                 b'\n' if after_cr => {}
                 b'\r' | b'\n' => {
-                    if echo || self.device.spec.platform == Platform::CiscoIos {
+                    // A network CLI ends the line even when it does not echo (a password).
+                    if echo || self.device.spec.platform.is_cli() {
                         self.echo.extend_from_slice(b"\r\n");
                     }
                     return Ok(Typed::Line(String::from_utf8_lossy(&line).into_owned()));
@@ -526,7 +591,11 @@ impl Terminal {
 
     /// Sends a command's output, applying the mid-output faults, the trickle rate and (with a
     /// page length) ` --More-- `.
-    async fn output(&mut self, text: &[u8], page_lines: Option<usize>) -> Result<Paged, Gone> {
+    async fn output(
+        &mut self,
+        text: &[u8],
+        pager: Option<(&Paging, usize)>,
+    ) -> Result<Paged, Gone> {
         let mid_fault = [Fault::HangMidOutput, Fault::DropMidOutput]
             .into_iter()
             .find(|f| self.has(*f));
@@ -534,8 +603,8 @@ impl Terminal {
             Some(_) if !text.is_empty() => &text[..text.len().div_ceil(2)],
             _ => text,
         };
-        let paged = match page_lines {
-            Some(lines) if lines > 1 => self.paged(text, lines - 1).await?,
+        let paged = match pager {
+            Some((paging, lines)) if lines > 1 => self.paged(text, paging, lines - 1).await?,
             _ => {
                 self.send(text).await?;
                 Paged::Complete
@@ -552,9 +621,12 @@ impl Terminal {
         }
     }
 
-    async fn paged(&mut self, text: &[u8], per_page: usize) -> Result<Paged, Gone> {
-        const MORE: &[u8] = b" --More-- ";
-        const ERASE: &[u8] = b"\x08\x08\x08\x08\x08\x08\x08\x08\x08\x08          \x08\x08\x08\x08\x08\x08\x08\x08\x08\x08";
+    async fn paged(
+        &mut self,
+        text: &[u8],
+        paging: &Paging,
+        per_page: usize,
+    ) -> Result<Paged, Gone> {
         let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
         let mut budget = per_page;
         while lines.peek().is_some() {
@@ -570,13 +642,14 @@ impl Terminal {
             if lines.peek().is_none() {
                 break;
             }
-            self.write(MORE).await?;
+            self.write(paging.more.as_bytes()).await?;
             let mut key = self.next_byte().await?;
-            // The LF of a CR LF line end (telnet's) belongs to the line typed before.
-            if key == b'\n' && std::mem::take(&mut self.last_was_cr) {
+            // The LF of a CR LF line end (telnet's, or one that ended the command line) is not a key
+            // press.
+            while key == b'\n' && std::mem::take(&mut self.last_was_cr) {
                 key = self.next_byte().await?;
             }
-            self.write(ERASE).await?;
+            self.write(paging.erase.as_bytes()).await?;
             budget = match key {
                 b' ' => per_page,
                 b'\r' | b'\n' => {
@@ -628,6 +701,13 @@ impl Terminal {
         self.hang().await
     }
 
+    fn channel_done(&self) {
+        self.device
+            .counters
+            .channels_done
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     fn count_command(&self) {
         self.device
             .counters
@@ -649,6 +729,12 @@ impl Terminal {
         }
     }
 
+    /// Records the name the client logged in with (telnet learns it after the terminal
+    /// exists).
+    pub(crate) fn set_login_name(&mut self, login: String) {
+        self.login_name = login;
+    }
+
     /// The device this terminal belongs to.
     pub(crate) fn device(&self) -> &Device {
         &self.device
@@ -666,60 +752,88 @@ impl Terminal {
 
 /// The platform's interactive CLI on a logged-in terminal, until the client leaves.
 pub(crate) async fn shell(mut t: Terminal) {
-    let _ = match t.device.spec.platform {
-        Platform::CiscoIos => ios_conversation(&mut t).await,
-        Platform::Linux => linux_conversation(&mut t).await,
+    let _ = match t.device.spec.platform.model().kind {
+        Kind::Cli => cli_conversation(&mut t).await,
+        Kind::Unix => linux_conversation(&mut t).await,
     };
+    t.channel_done();
 }
 
-async fn ios_conversation(t: &mut Terminal) -> Result<(), Gone> {
-    let spec = t.device.spec.clone();
-    let privilege15 = spec.behaviour.privilege15 && !spec.behaviour.has(Fault::EnableFail);
-    let mut cli = IosCli::new(&spec.hostname, privilege15, t.device.configuration.clone());
+/// A network device's shell, run from its platform model.
+async fn cli_conversation(t: &mut Terminal) -> Result<(), Gone> {
+    let device = t.device.clone();
+    let spec = &device.spec;
+    let facts = &device.facts;
+    let model = spec.platform.model();
     if t.has(Fault::HangAfterAuth) {
         return Err(t.hang().await);
     }
     if t.has(Fault::Garbage) {
         return Err(t.garbage().await);
     }
-    t.write(format!("{LOGIN_BANNER}{}", cli.prompt())).await?;
+    let (user, options) = split_login(model, &t.login_name);
+    let mode = login_mode(model, &spec.behaviour, &user);
+    let mut cli = DeviceCli::new(model, &spec.hostname, &user, mode)
+        .with_configuration(Arc::clone(&device.configuration));
+    apply_login_options(&mut cli, &options);
+    let banner = cli.render_text(&model.banner, facts);
+    t.write(crlf(&format!("{banner}{}", cli.prompt(facts))))
+        .await?;
     loop {
         let line = match t.read_line(true).await? {
             Typed::Line(line) => line,
             Typed::CtrlZ => {
-                if matches!(
-                    cli.mode,
-                    crate::ios::Mode::Config | crate::ios::Mode::ConfigIf
-                ) {
-                    cli.mode = crate::ios::Mode::Privileged;
-                }
-                t.write(cli.prompt()).await?;
+                cli.ctrl_z();
+                t.write(crlf(&cli.prompt(facts))).await?;
                 continue;
             }
         };
         if !line.trim().is_empty() {
             t.count_command();
         }
-        match cli.execute(&line, &t.device.facts) {
-            Step::Print(text) => t.write(format!("{text}{}", cli.prompt())).await?,
+        match cli.execute(&line, facts) {
+            Step::Print(text) => {
+                t.write(crlf(&format!("{text}{}", cli.prompt(facts))))
+                    .await?
+            }
             Step::Show(text) => {
                 t.latency().await;
-                let page = (cli.length > 0).then_some(cli.length);
-                t.output(text.as_bytes(), page).await?;
-                t.write(cli.prompt()).await?;
+                let pager = model
+                    .paging
+                    .as_ref()
+                    .filter(|_| cli.page_lines > 0)
+                    .map(|p| (p, cli.page_lines));
+                t.output(crlf(&text).as_bytes(), pager).await?;
+                t.write(crlf(&cli.prompt(facts))).await?;
             }
-            Step::AskEnableSecret => {
-                t.write("Password: ").await?;
+            Step::AskEnableSecret(question) => {
+                t.write(question).await?;
                 let answer = match t.read_line(false).await? {
                     Typed::Line(answer) => answer,
                     Typed::CtrlZ => String::new(),
                 };
                 let refuse = t.has(Fault::EnableFail);
-                let reply = cli.enable_answer(&answer, &spec.secret, refuse);
-                t.write(format!("{reply}{}", cli.prompt())).await?;
+                let reply = cli.enable_answer(&answer, &spec.secret, refuse, facts);
+                t.write(crlf(&format!("{reply}{}", cli.prompt(facts))))
+                    .await?;
+            }
+            Step::Confirm { question, yes, no } => {
+                t.write(crlf(&question)).await?;
+                let answer = match t.read_line(true).await? {
+                    Typed::Line(answer) => answer,
+                    Typed::CtrlZ => String::new(),
+                };
+                let reply = if answer.trim_start().starts_with(['y', 'Y']) {
+                    cli.confirmed();
+                    yes
+                } else {
+                    no
+                };
+                t.write(crlf(&format!("{reply}{}", cli.prompt(facts))))
+                    .await?;
             }
             Step::Exit => {
-                // OpenSSH's `ssh` exits 255 without an exit status; IOS sends 0.
+                // OpenSSH's `ssh` exits 255 without an exit status; network devices send 0.
                 t.close(0).await;
                 return Ok(());
             }
@@ -735,12 +849,12 @@ async fn linux_conversation(t: &mut Terminal) -> Result<(), Gone> {
     if t.has(Fault::Garbage) {
         return Err(t.garbage().await);
     }
-    let prompt = format!("{}@{}:~$ ", spec.username, spec.hostname);
-    t.write(format!(
-        "{}{prompt}",
-        t.tty_text("Linux simulated 6.1.0-13-amd64 x86_64\n\n")
-    ))
-    .await?;
+    let device = t.device.clone();
+    let model = spec.platform.model();
+    let cli = DeviceCli::new(model, &spec.hostname, &spec.username, &model.login);
+    let prompt = cli.prompt(&device.facts);
+    let banner = cli.render_text(&model.banner, &device.facts);
+    t.write(format!("{}{prompt}", t.tty_text(&banner))).await?;
     loop {
         let echo = t.pty;
         let Typed::Line(line) = t.read_line(echo).await? else {
@@ -772,6 +886,7 @@ async fn linux_conversation(t: &mut Terminal) -> Result<(), Gone> {
 /// An exec channel (`ssh host command`): one command, its output, its exit status.
 async fn exec(mut t: Terminal, command: String) {
     let _ = exec_conversation(&mut t, &command).await;
+    t.channel_done();
 }
 
 async fn exec_conversation(t: &mut Terminal, command: &str) -> Result<(), Gone> {
@@ -782,29 +897,30 @@ async fn exec_conversation(t: &mut Terminal, command: &str) -> Result<(), Gone> 
         return Err(t.garbage().await);
     }
     t.count_command();
-    let spec = t.device.spec.clone();
-    match spec.platform {
-        Platform::Linux => {
-            let ran = linux::run(command, &spec.hostname, &t.device.facts);
+    let device = t.device.clone();
+    let spec = &device.spec;
+    let model = spec.platform.model();
+    match model.kind {
+        Kind::Unix => {
+            let ran = linux::run(command, &spec.hostname, &device.facts);
             t.latency().await;
             let stdout = t.tty_text(&ran.stdout);
             t.output(stdout.as_bytes(), None).await?;
             t.write_stderr(&ran.stderr).await?;
             t.close(ran.status).await;
         }
-        Platform::CiscoIos => {
-            // IOS runs an exec request as one command at the login's privilege level.
-            let mut cli = IosCli::new(
-                &spec.hostname,
-                spec.behaviour.privilege15,
-                t.device.configuration.clone(),
-            );
-            let text = match cli.execute(command, &t.device.facts) {
+        Kind::Cli => {
+            // A network device runs an exec request as one command at the login's level.
+            let (user, _) = split_login(model, &t.login_name);
+            let mode = login_mode(model, &spec.behaviour, &user);
+            let mut cli = DeviceCli::new(model, &spec.hostname, &user, mode)
+                .with_configuration(Arc::clone(&device.configuration));
+            let text = match cli.execute(command, &device.facts) {
                 Step::Print(text) | Step::Show(text) => text,
-                Step::AskEnableSecret | Step::Exit => String::new(),
+                Step::AskEnableSecret(_) | Step::Confirm { .. } | Step::Exit => String::new(),
             };
             t.latency().await;
-            t.output(text.as_bytes(), None).await?;
+            t.output(crlf(&text).as_bytes(), None).await?;
             t.close(0).await;
         }
     }

@@ -21,23 +21,61 @@ use crate::SimError;
 /// How a simulated device is reached: SSH (the default) or telnet.
 pub use netsweep_protocol::Transport;
 
-/// The kind of device a simulated device pretends to be.
+/// The kind of device a simulated device pretends to be: a platform of netsweep's platform
+/// table (netsweep-platform) that has a simulator model (`crates/sim/models/`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Platform {
-    /// Cisco IOS / IOS XE: interactive shell, prompts, `enable`, paging.
-    CiscoIos,
-    /// A Linux server: exec channels with exit status, public-key auth, a `$ ` shell.
-    Linux,
-}
+pub struct Platform(&'static str);
 
+// Spelled as the enum this type replaced, so fleets built in code read unchanged.
+#[allow(non_upper_case_globals)]
 impl Platform {
+    /// Cisco IOS / IOS XE: interactive shell, prompts, `enable`, paging.
+    pub const CiscoIos: Platform = Platform("cisco_ios");
+    /// A Linux server: exec channels with exit status, public-key auth, a `$ ` shell.
+    pub const Linux: Platform = Platform("linux");
+
     /// The canonical netmiko `device_type`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::CiscoIos => "cisco_ios",
-            Platform::Linux => "linux",
-        }
+        self.0
     }
+
+    /// Every simulated platform, in model order.
+    pub fn all() -> impl Iterator<Item = Platform> {
+        crate::model::models().iter().map(|m| Platform(m.platform))
+    }
+
+    /// The platform's simulator model.
+    pub(crate) fn model(self) -> &'static crate::model::Model {
+        crate::model::model(self.0).expect("a Platform always has a model")
+    }
+
+    /// Whether the platform has privileged mode behind `enable` (the `enable-fail` fault
+    /// applies).
+    pub fn has_enable(self) -> bool {
+        self.model().has_enable()
+    }
+
+    /// Whether the platform is driven through an interactive CLI (a prompt stage), rather
+    /// than exec channels.
+    pub fn is_cli(self) -> bool {
+        self.model().kind == crate::model::Kind::Cli
+    }
+}
+
+/// Every `device_type` spelling the simulator serves, for messages.
+pub(crate) fn supported_platforms() -> String {
+    let table = netsweep_platform::builtin();
+    let mut names: Vec<&str> = table
+        .device_type_names()
+        .into_iter()
+        .filter(|n| {
+            table
+                .resolve(n)
+                .is_some_and(|t| crate::model::model(t.platform.name()).is_some())
+        })
+        .collect();
+    names.sort_unstable();
+    names.join(", ")
 }
 
 impl fmt::Display for Platform {
@@ -49,12 +87,15 @@ impl fmt::Display for Platform {
 impl FromStr for Platform {
     type Err = SimError;
 
+    /// A canonical name or alias of the platform table (`cisco_xe`, `juniper`,
+    /// `huawei_vrp`…).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "cisco_ios" | "cisco_xe" => Ok(Platform::CiscoIos),
-            "linux" => Ok(Platform::Linux),
-            other => Err(SimError::UnknownPlatform(other.to_owned())),
-        }
+        let name = s.trim();
+        netsweep_platform::builtin()
+            .resolve(name)
+            .and_then(|t| crate::model::model(t.platform.name()))
+            .map(|m| Platform(m.platform))
+            .ok_or_else(|| SimError::UnknownPlatform(name.to_owned()))
     }
 }
 
@@ -488,10 +529,15 @@ impl FleetSpec {
                     d.name
                 )));
             }
-            if d.platform == Platform::Linux && d.behaviour.has(Fault::EnableFail) {
+            if !d.platform.has_enable() && d.behaviour.has(Fault::EnableFail) {
+                let with: Vec<&str> = Platform::all()
+                    .filter(|p| p.has_enable())
+                    .map(Platform::as_str)
+                    .collect();
                 return Err(SimError::Invalid(format!(
-                    "device {}: fault enable-fail applies to cisco_ios only",
-                    d.name
+                    "device {}: fault enable-fail applies to platforms with enable only ({})",
+                    d.name,
+                    with.join(", ")
                 )));
             }
             if d.username.is_empty() {
@@ -578,10 +624,10 @@ fn place_faults(
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut ChaCha20Rng::seed_from_u64(seed ^ 0x6661_756c_7473));
     let mut taken = vec![false; n];
-    // `enable-fail` means nothing to a Linux device: it only goes to IOS ones; SSH's own
-    // faults only go to SSH devices.
+    // `enable-fail` means nothing to a platform without enable: it only goes to the others;
+    // SSH's own faults only go to SSH devices.
     let fits = |fault: Fault, d: &DeviceSpec| {
-        (fault != Fault::EnableFail || d.platform == Platform::CiscoIos)
+        (fault != Fault::EnableFail || d.platform.has_enable())
             && (d.transport == Transport::Ssh || fault.over_telnet())
     };
     for share in shares {

@@ -22,8 +22,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Mutex, mpsc};
 
 use crate::fleet::Device;
-use crate::session::{Gone, LOGIN_BANNER, Output, Terminal, Typed, shell};
-use crate::spec::{Fault, Platform};
+use crate::model::Kind;
+use crate::session::{Gone, Output, Terminal, Typed, shell, split_login};
+use crate::spec::Fault;
 
 /// Logins refused before the device hangs up, as IOS's default.
 const LOGIN_ATTEMPTS: u32 = 3;
@@ -86,7 +87,15 @@ pub(crate) async fn serve(
         input,
         device.clone(),
     ));
-    let mut terminal = Terminal::new(Output::Telnet(writer), true, typed, device, number, socket);
+    let mut terminal = Terminal::new(
+        Output::Telnet(writer),
+        true,
+        typed,
+        device,
+        number,
+        socket,
+        String::new(),
+    );
     if login(&mut terminal).await.is_ok() {
         shell(terminal).await;
     }
@@ -146,13 +155,22 @@ async fn read_loop(
 /// Returns once the client is logged in; a client refused too often is hung up on.
 async fn login(t: &mut Terminal) -> Result<(), Gone> {
     let spec = t.device().spec.clone();
-    let (greeting, user_prompt, refusal) = match spec.platform {
-        Platform::CiscoIos => (
-            format!("{LOGIN_BANNER}User Access Verification\r\n\r\n"),
+    // Network CLIs greet as IOS does (the model's SSH banner, then `Username:`); a Unix host
+    // as a getty does.
+    let (greeting, user_prompt, refusal) = match spec.platform.model().kind {
+        Kind::Cli => (
+            format!(
+                "{}User Access Verification\r\n\r\n",
+                spec.platform
+                    .model()
+                    .auth_banner
+                    .as_deref()
+                    .unwrap_or("\r\n")
+            ),
             "Username: ".to_owned(),
             "\r\n% Login invalid\r\n\r\n",
         ),
-        Platform::Linux => (
+        Kind::Unix => (
             "Debian GNU/Linux 12\r\n\r\n".to_owned(),
             format!("{} login: ", spec.hostname),
             "\r\nLogin incorrect\r\n",
@@ -172,11 +190,13 @@ async fn login(t: &mut Terminal) -> Result<(), Gone> {
             Typed::Line(password) => password,
             Typed::CtrlZ => String::new(),
         };
+        let (name, _) = split_login(spec.platform.model(), &user);
         let ok =
-            user == spec.username && password == spec.password && !spec.behaviour.has(Fault::Auth);
+            name == spec.username && password == spec.password && !spec.behaviour.has(Fault::Auth);
         let counters = &t.device().counters;
         if ok {
             counters.auth_ok.fetch_add(1, Ordering::Relaxed);
+            t.set_login_name(user);
             return Ok(());
         }
         counters.auth_failed.fetch_add(1, Ordering::Relaxed);

@@ -34,6 +34,8 @@ pub fn job(target: DeviceTarget, commands: &[&str], known_hosts: &Path) -> Job {
         },
         host_key_policy: HostKeyPolicy::AcceptNew,
         known_hosts: Some(known_hosts.to_path_buf()),
+        platform_definition: None,
+        named_commands: Vec::new(),
         parse: None,
         change: None,
     }

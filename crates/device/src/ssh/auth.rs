@@ -137,8 +137,10 @@ fn is_rejection(err: &ssh2::Error) -> bool {
     )
 }
 
-/// Logs in with what the target has, in order: key file, password (over the first of
-/// `password_methods` the server offers), and ssh-agent when neither is configured.
+/// Logs in as `user` (the target's username, with the platform's terminal options appended
+/// where it takes them: RouterOS) with what the target has, in order: key file, password
+/// (over the first of `password_methods` the server offers), and ssh-agent when neither is
+/// configured.
 ///
 /// With only a password, the first password method is tried straight away, as paramiko does,
 /// instead of first asking the server for its list (an SSH "none" request): that saves one

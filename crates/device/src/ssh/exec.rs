@@ -9,7 +9,7 @@ use ssh2::Session;
 use super::Connection;
 use super::io::try_read;
 use crate::error::{CommandFailure, SessionError};
-use crate::text::{self, Collector};
+use crate::text::{self, Collector, OutputRules};
 use crate::{MAX_OUTPUT_BYTES, ms_since};
 
 /// Runs `command` on a fresh exec channel.
@@ -28,7 +28,8 @@ pub(crate) fn run(
     let mut stdout = Collector::new(MAX_OUTPUT_BYTES);
     let partial = |collected: Collector, error: SessionError| {
         let (body, _) = collected.into_body();
-        let mut out = text::command_output(command, &body, true, &[], ms_since(started));
+        let mut out =
+            text::command_output(command, &body, true, &OutputRules::EXEC, ms_since(started));
         out.truncated = true;
         CommandFailure {
             error,
@@ -100,8 +101,14 @@ pub(crate) fn run(
 
     let (body, out_truncated) = stdout.into_body();
     let (err_body, err_truncated) = stderr.into_body();
-    let mut out = text::command_output(command, &body, out_truncated, &[], ms_since(started));
-    let (err_text, err_non_utf8) = text::clean(&err_body);
+    let mut out = text::command_output(
+        command,
+        &body,
+        out_truncated,
+        &OutputRules::EXEC,
+        ms_since(started),
+    );
+    let (err_text, err_non_utf8) = text::clean(&err_body, false);
     out.non_utf8 |= err_non_utf8;
     out.truncated |= err_truncated;
     out.exit_status = exit_status;

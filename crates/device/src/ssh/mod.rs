@@ -24,7 +24,7 @@ use std::fmt;
 
 use netsweep_protocol::{Algorithms, HostKeyPolicy, Job, Stage};
 
-pub(crate) use auth::Login;
+pub(crate) use auth::{Login, authenticate};
 pub(crate) use connection::Connection;
 pub(crate) use shell::ShellChannel;
 
@@ -50,6 +50,29 @@ pub(crate) fn login(
     algorithms: &Algorithms,
     login: &Login<'_>,
     password_methods: &[&str],
+    overall: OverallDeadline,
+    enter: &mut dyn FnMut(Stage),
+    reopen: &dyn Fn() -> Result<Socket, SessionError>,
+) -> Result<Connection, SessionError> {
+    let conn = open(
+        socket, job, ctx, host, port, algorithms, overall, enter, reopen,
+    )?;
+    enter(Stage::Auth);
+    auth::authenticate(&conn, login, ctx, password_methods, job.timeouts.command)?;
+    Ok(conn)
+}
+
+/// The part of [`login`] before authentication: the handshake and the host key. A device's
+/// session stops here to learn from the server's ident (autodetect, the platform's login
+/// name) before it logs in.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open(
+    socket: Socket,
+    job: &Job,
+    ctx: &SessionContext,
+    host: &str,
+    port: u16,
+    algorithms: &Algorithms,
     overall: OverallDeadline,
     enter: &mut dyn FnMut(Stage),
     reopen: &dyn Fn() -> Result<Socket, SessionError>,
@@ -90,9 +113,6 @@ pub(crate) fn login(
         host,
         port,
     )?;
-
-    enter(Stage::Auth);
-    auth::authenticate(&conn, login, ctx, password_methods, timeout)?;
     Ok(conn)
 }
 

@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 
+use netsweep_platform::Platform;
 use netsweep_protocol::{DeviceTarget, Stage};
 
 use super::TelnetStream;
@@ -19,7 +20,6 @@ use crate::cli_session::unrecognised;
 use crate::cli_stream::CliStream;
 use crate::deadline::{Deadline, OverallDeadline};
 use crate::error::SessionError;
-use crate::platform::Driver;
 use crate::text;
 
 /// How long the line may stay silent, before a login prompt, until netsweep sends a return.
@@ -58,13 +58,13 @@ pub(crate) enum Asked {
     Nothing,
 }
 
-fn asked_by(line: &str, driver: &Driver) -> Option<Asked> {
+fn asked_by(line: &str, platform: &Platform) -> Option<Asked> {
     let lower = line.to_ascii_lowercase();
     if USERNAME_PROMPTS.iter().any(|p| lower.ends_with(p)) {
         Some(Asked::Username)
     } else if lower.ends_with(PASSWORD_PROMPT) {
         Some(Asked::Password)
-    } else if driver.prompt.looks_like_prompt(line) {
+    } else if platform.regexes().prompt(line).is_some() {
         Some(Asked::Nothing)
     } else {
         None
@@ -76,7 +76,7 @@ fn asked_by(line: &str, driver: &Driver) -> Option<Asked> {
 /// time the line stays silent for a second.
 pub(crate) fn wait_for_login(
     stream: &mut TelnetStream,
-    driver: &Driver,
+    platform: &Platform,
     deadline: &Deadline,
 ) -> Result<Asked, SessionError> {
     let stage = Stage::Handshake;
@@ -105,8 +105,8 @@ pub(crate) fn wait_for_login(
                         source: None,
                     });
                 }
-                let (line, _) = text::last_line(&seen);
-                if let Some(asked) = asked_by(&line, driver) {
+                let (line, _) = text::last_line(&seen, platform.spec().strip_ansi);
+                if let Some(asked) = asked_by(&line, platform) {
                     tracing::debug!(?asked, "telnet: the device asks for a login");
                     return Ok(asked);
                 }
@@ -145,7 +145,7 @@ pub(crate) fn log_in(
     stream: &mut TelnetStream,
     first: Asked,
     target: &DeviceTarget,
-    driver: &Driver,
+    platform: &Platform,
     timeout: Duration,
     overall: OverallDeadline,
     password_sent: &mut dyn FnMut(),
@@ -192,7 +192,7 @@ pub(crate) fn log_in(
             }
         }
         let refusal_closes = sent_password.then_some(target);
-        asked = read_answer(stream, driver, &deadline, stage, echo, refusal_closes)?;
+        asked = read_answer(stream, platform, &deadline, stage, echo, refusal_closes)?;
     }
 }
 
@@ -203,7 +203,7 @@ pub(crate) fn log_in(
 /// closes the connection has refused that target's login.
 fn read_answer(
     stream: &mut TelnetStream,
-    driver: &Driver,
+    platform: &Platform,
     deadline: &Deadline,
     stage: Stage,
     echo: Option<&[u8]>,
@@ -221,7 +221,7 @@ fn read_answer(
             unrecognised(e, &seen, stage, "prompt")
         })?;
         if n == 0 {
-            let (said, _) = text::clean(&seen);
+            let (said, _) = text::clean(&seen, platform.spec().strip_ansi);
             let said = said.to_ascii_lowercase();
             if let Some(target) = refusal_closes
                 && REFUSALS.iter().any(|w| said.contains(w))
@@ -234,8 +234,8 @@ fn read_answer(
             });
         }
         keep(&mut seen, &buf[..n]);
-        let (line, _) = text::last_line(&seen);
-        match asked_by(&line, driver) {
+        let (line, _) = text::last_line(&seen, platform.spec().strip_ansi);
+        match asked_by(&line, platform) {
             Some(Asked::Username)
                 if echo.is_some_and(|e| !seen.windows(e.len()).any(|w| w == e)) => {}
             Some(asked) => return Ok(asked),
@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn login_prompts_are_recognised_whatever_their_case() {
-        let ios = crate::platform::driver("cisco_ios").unwrap();
+        let ios = netsweep_platform::builtin().get("cisco_ios").unwrap();
         for (line, asked) in [
             ("Username:", Some(Asked::Username)),
             ("User Name:", Some(Asked::Username)),

@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use netsweep_device::platform::{self, Driver};
-use netsweep_device::{SessionContext, run_job_with_driver};
+use netsweep_device::{SessionContext, run_job_with_platform};
+use netsweep_platform::{Platform, PlatformSpec};
 use netsweep_protocol::{DeviceRecord, DeviceTarget, Job, Outcome, Secret, Stage};
-use netsweep_sim::{Behaviour, DeviceSpec, Fault, Fleet, FleetSpec, Platform};
+use netsweep_sim::Platform as SimPlatform;
+use netsweep_sim::{Behaviour, DeviceSpec, Fault, Fleet, FleetSpec};
 use netsweep_testkit::{temp_dir, unique_loopback_base};
 
 use crate::{assert_outcome, job, run};
@@ -16,7 +17,7 @@ pub(crate) const NAME: &str = "r1";
 
 /// One simulated IOS device named `r1` with the given behaviour.
 pub(crate) fn fleet(behaviour: Behaviour) -> (Fleet, DeviceSpec) {
-    let mut spec = DeviceSpec::new(NAME, Platform::CiscoIos);
+    let mut spec = DeviceSpec::new(NAME, SimPlatform::CiscoIos);
     spec.behaviour = behaviour;
     let fleet = Fleet::start(FleetSpec {
         seed: 7,
@@ -48,12 +49,19 @@ pub(crate) fn ios_job(fleet: &Fleet, spec: &DeviceSpec, dir: &Path, commands: &[
     job(target(fleet, spec), commands, &dir.join("known_hosts"))
 }
 
-fn run_with(driver: &Driver, job: &Job) -> DeviceRecord {
-    run_job_with_driver(job, &SessionContext::new(), driver, &mut |_| {})
+fn run_with(platform: &Platform, job: &Job) -> DeviceRecord {
+    run_job_with_platform(job, &SessionContext::new(), platform, &mut |_| {})
 }
 
-fn ios() -> &'static Driver {
-    platform::driver("cisco_ios").unwrap()
+fn ios() -> &'static Platform {
+    netsweep_platform::builtin().get("cisco_ios").unwrap()
+}
+
+/// cisco_ios as the table has it, changed by `change`.
+fn ios_with(change: impl FnOnce(&mut PlatformSpec)) -> Platform {
+    let mut spec = ios().spec().clone();
+    change(&mut spec);
+    Platform::from_spec(spec).unwrap()
 }
 
 #[track_caller]
@@ -212,11 +220,8 @@ fn the_pager_is_answered_when_paging_stays_on() {
     });
     let dir = temp_dir();
     let j = ios_job(&fleet, &spec, dir.path(), &["show running-config"]);
-    let paged_driver = Driver {
-        session_setup: &[],
-        ..*ios()
-    };
-    let paged = run_with(&paged_driver, &j);
+    let paged_platform = ios_with(|s| s.setup.clear());
+    let paged = run_with(&paged_platform, &j);
     assert_outcome(&paged, Outcome::Ok);
     assert_clean(&paged);
     let unpaged = run_with(ios(), &j);
@@ -321,10 +326,7 @@ fn the_auth_fault_is_auth_failed() {
 fn keyboard_interactive_is_answered_with_the_password() {
     let (fleet, spec) = fleet(Behaviour::default());
     let dir = temp_dir();
-    let kbd_only = Driver {
-        password_methods: &["keyboard-interactive"],
-        ..*ios()
-    };
+    let kbd_only = ios_with(|s| s.auth_methods = vec!["keyboard-interactive".into()]);
     let j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
     assert_outcome(&run_with(&kbd_only, &j), Outcome::Ok);
     let mut wrong = j.clone();
@@ -630,7 +632,7 @@ fn an_unknown_platform_is_refused_before_connecting() {
     let (fleet, spec) = fleet(Behaviour::default());
     let dir = temp_dir();
     let mut j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
-    j.target.platform = "juniper_junos".into();
+    j.target.platform = "juniper_screenos".into();
     j.attempt = 2;
     let (record, stages) = run(&j, &SessionContext::new());
     assert_outcome(&record, Outcome::ProtocolError);
@@ -644,7 +646,7 @@ fn an_unknown_platform_is_refused_before_connecting() {
 fn a_known_device_presenting_another_key_type_is_refused() {
     // Recorded with its (legacy) RSA key, on an address of this test's own (the port is
     // taken again below; on 127.0.0.1 another test could grab it in between)…
-    let mut spec = DeviceSpec::new(NAME, Platform::CiscoIos);
+    let mut spec = DeviceSpec::new(NAME, SimPlatform::CiscoIos);
     let base = unique_loopback_base().octets();
     spec.addr = SocketAddr::from(([base[0], base[1], base[2], 1], 0));
     spec.behaviour.faults = vec![Fault::Legacy];
@@ -731,10 +733,7 @@ fn an_aaa_error_shown_over_keyboard_interactive_is_auth_unavailable() {
         ..Default::default()
     });
     let dir = temp_dir();
-    let kbd_only = Driver {
-        password_methods: &["keyboard-interactive"],
-        ..*ios()
-    };
+    let kbd_only = ios_with(|s| s.auth_methods = vec!["keyboard-interactive".into()]);
     let j = ios_job(&fleet, &spec, dir.path(), &["show clock"]);
     let record = run_with(&kbd_only, &j);
     assert_outcome(&record, Outcome::AuthUnavailable);

@@ -1,11 +1,14 @@
-//! Configuration changes (`--config`) against the simulator's stateful IOS devices: lines
-//! applied and read back, a refused line, save, diff, and a platform without a
-//! configuration mode.
+//! Configuration changes (`--config`) against the simulator's stateful devices: on IOS, lines
+//! applied and read back, a refused line, save, diff, and a platform without a configuration
+//! mode; on Junos, a commit and a refused line that discards the candidate; on Huawei, a save
+//! that asks `[Y/N]`.
+
+use std::path::Path;
 
 use netsweep_device::{SessionContext, run_job};
-use netsweep_protocol::{ConfigChange, Outcome};
-use netsweep_sim::Behaviour;
-use netsweep_testkit::temp_dir;
+use netsweep_protocol::{ConfigChange, DeviceTarget, Job, Outcome, Secret};
+use netsweep_sim::{Behaviour, DeviceSpec, Fleet, FleetSpec, Platform};
+use netsweep_testkit::{job, temp_dir};
 
 use crate::assert_outcome;
 use crate::cisco_ios::{NAME, fleet, ios_job};
@@ -149,4 +152,140 @@ fn check_on_a_platform_without_a_candidate_sends_nothing() {
     assert!(report.check.unwrap().starts_with("not checked"));
     assert!(report.applied.is_empty() && report.ran.is_empty());
     assert_eq!(fleet.counters(NAME).unwrap().config_lines, 0);
+}
+
+/// One simulated device of the table platform `platform`, and a job for it running
+/// `commands`.
+fn device_of(platform: &str, dir: &Path, commands: &[&str]) -> (Fleet, DeviceSpec, Job) {
+    let sim_platform = Platform::all()
+        .find(|p| p.as_str() == platform)
+        .expect("the simulator models the platform");
+    let mut spec = DeviceSpec::new(format!("{platform}-1"), sim_platform);
+    spec.hostname = spec.name.replace('_', "-");
+    let fleet = Fleet::start(FleetSpec {
+        seed: 13,
+        devices: vec![spec.clone()],
+    })
+    .expect("start the simulated fleet");
+    let job = again(&fleet, &spec, dir, commands);
+    (fleet, spec, job)
+}
+
+/// A new job for a device of [`device_of`]'s fleet.
+fn again(fleet: &Fleet, spec: &DeviceSpec, dir: &Path, commands: &[&str]) -> Job {
+    let addr = fleet.addr(&spec.name).expect("device is in the fleet");
+    let target = DeviceTarget {
+        name: spec.name.clone(),
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        platform: spec.platform.as_str().into(),
+        username: spec.username.clone(),
+        password: Some(Secret::new(spec.password.clone())),
+        secret: Some(Secret::new(spec.secret.clone())),
+        key_file: None,
+        groups: vec![],
+        ssh: Default::default(),
+        transport: Default::default(),
+    };
+    job(target, commands, &dir.join("known_hosts"))
+}
+
+#[test]
+fn junos_commits_and_a_refused_line_discards_the_candidate() {
+    let dir = temp_dir();
+    let (fleet, spec, mut first) = device_of("juniper_junos", dir.path(), &[]);
+    let lines = [
+        "set system ntp server 10.9.9.9",
+        "set interfaces ge-0/0/1 description uplink-2",
+    ];
+    first.change = Some(change(&lines));
+    let record = run_job(&first, &SessionContext::new(), &mut |_| {});
+    assert_outcome(&record, Outcome::Ok);
+    let report = record.change.as_ref().expect("a change report");
+    assert_eq!(report.applied, lines);
+    assert!(report.committed && !report.discarded && !report.saved);
+    assert_eq!(
+        report.ran,
+        ["configure", "commit", "exit configuration-mode"]
+    );
+    let counters = fleet.counters(&spec.name).unwrap();
+    assert_eq!((counters.config_lines, counters.commits), (2, 1));
+    assert_eq!(fleet.added_config(&spec.name).unwrap(), lines);
+
+    // A refused line: nothing of this change is committed, the candidate is rolled back.
+    let mut second = again(&fleet, &spec, dir.path(), &[]);
+    second.change = Some(change(&[
+        "set system ntp server 10.8.8.8",
+        "sett system syslog host 10.7.7.7",
+    ]));
+    let record = run_job(&second, &SessionContext::new(), &mut |_| {});
+    assert_outcome(&record, Outcome::ConfigError);
+    assert!(
+        record.message.contains("nothing committed"),
+        "{}",
+        record.message
+    );
+    let report = record.change.as_ref().expect("a change report");
+    let rejected = report.rejected.as_ref().expect("a refused line");
+    assert_eq!(rejected.line, "sett system syslog host 10.7.7.7");
+    assert!(rejected.answer.contains("unknown command"), "{rejected:?}");
+    assert!(report.discarded && !report.committed);
+    assert_eq!(
+        report.ran,
+        ["configure", "rollback", "exit configuration-mode"]
+    );
+    let counters = fleet.counters(&spec.name).unwrap();
+    assert_eq!((counters.config_lines, counters.commits), (2, 1));
+    assert_eq!(fleet.added_config(&spec.name).unwrap(), lines);
+
+    // The committed lines are in the running configuration a later session reads.
+    let show = again(&fleet, &spec, dir.path(), &["@running-config"]);
+    let record = run_job(&show, &SessionContext::new(), &mut |_| {});
+    assert_outcome(&record, Outcome::Ok);
+    let running = &record.outputs[0].output;
+    assert!(
+        running.contains("set system ntp server 10.9.9.9\n"),
+        "{running}"
+    );
+    assert!(!running.contains("10.8.8.8"), "{running}");
+}
+
+#[test]
+fn huawei_saves_answering_its_question_and_shows_the_lines_under_their_interface() {
+    let dir = temp_dir();
+    let (fleet, spec, mut first) = device_of("huawei", dir.path(), &[]);
+    first.change = Some(ConfigChange {
+        save: true,
+        ..change(&[
+            "undo info-center enable",
+            "interface GigabitEthernet0/0/1",
+            "description uplink-2",
+        ])
+    });
+    let record = run_job(&first, &SessionContext::new(), &mut |_| {});
+    assert_outcome(&record, Outcome::Ok);
+    let report = record.change.as_ref().expect("a change report");
+    assert_eq!(report.applied.len(), 3);
+    assert!(report.saved && !report.committed && report.rejected.is_none());
+    assert_eq!(report.ran, ["system-view", "return", "save"]);
+    let save = record.outputs.last().expect("the save's output");
+    assert_eq!(save.command, "save");
+    assert!(
+        save.output.contains("saved successfully"),
+        "{}",
+        save.output
+    );
+    let counters = fleet.counters(&spec.name).unwrap();
+    assert_eq!((counters.config_lines, counters.saves), (3, 1));
+
+    let show = again(&fleet, &spec, dir.path(), &["@running-config"]);
+    let record = run_job(&show, &SessionContext::new(), &mut |_| {});
+    assert_outcome(&record, Outcome::Ok);
+    let running = &record.outputs[0].output;
+    assert!(
+        running.contains(
+            "undo info-center enable\ninterface GigabitEthernet0/0/1\n description uplink-2\n"
+        ),
+        "{running}"
+    );
 }

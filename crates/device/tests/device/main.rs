@@ -1,12 +1,13 @@
 //! The device crate against real servers: OpenSSH's `sshd` for `linux`, the project's
-//! simulator for `cisco_ios` (and both over telnet), BusyBox's `telnetd` for telnet. One test binary; each module is one kind
-//! of server.
+//! simulator for `cisco_ios` and every other platform of the table (over SSH and telnet),
+//! BusyBox's `telnetd` for telnet. One test binary; each module is one kind of server.
 
 mod busybox;
 mod cisco_ios;
 mod config;
 mod jump;
 mod linux;
+mod platforms;
 mod sim_linux;
 mod telnet;
 

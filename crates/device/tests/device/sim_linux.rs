@@ -68,13 +68,16 @@ fn a_first_password_method_the_device_does_not_offer_falls_back_to_one_it_does()
     // The simulated Linux host offers publickey and password, not keyboard-interactive.
     let (fleet, target) = srv1();
     let dir = temp_dir();
-    let kbd_first = netsweep_device::platform::Driver {
-        password_methods: &["keyboard-interactive", "password"],
-        ..*netsweep_device::platform::driver("linux").unwrap()
-    };
+    let mut spec = netsweep_platform::builtin()
+        .get("linux")
+        .unwrap()
+        .spec()
+        .clone();
+    spec.auth_methods = vec!["keyboard-interactive".into(), "password".into()];
+    let kbd_first = netsweep_platform::Platform::from_spec(spec).unwrap();
     let j = job(target, &["hostname"], &dir.path().join("known_hosts"));
     let record =
-        netsweep_device::run_job_with_driver(&j, &SessionContext::new(), &kbd_first, &mut |_| {});
+        netsweep_device::run_job_with_platform(&j, &SessionContext::new(), &kbd_first, &mut |_| {});
     assert_outcome(&record, Outcome::Ok);
     let counters = fleet.counters("srv1").unwrap();
     // keyboard-interactive, refused as not offered (no failed login), the list, then password.

@@ -5,8 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use netsweep_device::platform::{self, Driver};
-use netsweep_device::{SessionContext, run_job_with_driver};
+use netsweep_device::{SessionContext, run_job_with_platform};
 use netsweep_protocol::{DeviceRecord, DeviceTarget, Job, Outcome, Secret, Stage, Transport};
 use netsweep_sim::{Behaviour, DeviceSpec, Fault, Fleet, FleetSpec, Platform};
 use netsweep_testkit::temp_dir;
@@ -70,10 +69,6 @@ fn telnet_job(fleet: &Fleet, spec: &DeviceSpec, dir: &Path, commands: &[&str]) -
     let mut j = job(target(fleet, spec), commands, &dir.join("known_hosts"));
     j.timeouts.command = Duration::from_secs(5);
     j
-}
-
-fn driver(platform: Platform) -> &'static Driver {
-    platform::driver(platform.as_str()).unwrap()
 }
 
 /// Runs `job` as a quick device would be swept: a short reply timeout for the faults that go
@@ -273,11 +268,14 @@ fn the_pager_is_answered_when_paging_stays_on() {
     );
     let dir = temp_dir();
     let j = telnet_job(&fleet, &spec, dir.path(), &["show running-config"]);
-    let paged_driver = Driver {
-        session_setup: &[],
-        ..*driver(Platform::CiscoIos)
-    };
-    let paged = run_job_with_driver(&j, &SessionContext::new(), &paged_driver, &mut |_| {});
+    let mut spec = netsweep_platform::builtin()
+        .get("cisco_ios")
+        .unwrap()
+        .spec()
+        .clone();
+    spec.setup.clear();
+    let paged_platform = netsweep_platform::Platform::from_spec(spec).unwrap();
+    let paged = run_job_with_platform(&j, &SessionContext::new(), &paged_platform, &mut |_| {});
     assert_outcome(&paged, Outcome::Ok);
     let unpaged = run(&j, &SessionContext::new()).0;
     assert_outcome(&unpaged, Outcome::Ok);
@@ -506,4 +504,23 @@ fn the_device_deadline_ends_a_session_with_its_partial_output() {
         record.message
     );
     assert!(record.outputs[0].truncated);
+}
+
+#[test]
+fn every_platform_of_the_table_runs_its_version_command_over_telnet() {
+    // Telnet is a transport, not a platform: each model the simulator serves, reached by the
+    // table's driver over telnet, logs in by its prompts and answers `@version`.
+    for platform in Platform::all() {
+        let (fleet, spec) = fleet(platform, Behaviour::default());
+        let dir = temp_dir();
+        let mut j = telnet_job(&fleet, &spec, dir.path(), &["@version"]);
+        j.target.secret = Some(Secret::new(spec.secret.clone()));
+        let (record, stages) = run(&j, &SessionContext::new());
+        assert_outcome(&record, Outcome::Ok);
+        assert_eq!(record.transport, Transport::Telnet, "{platform}");
+        assert!(!stages.contains(&Stage::HostKey), "{platform}: {stages:?}");
+        let out = &record.outputs[0];
+        assert!(!out.output.trim().is_empty(), "{platform}: {out:?}");
+        assert!(!out.output.contains('\r'), "{platform}: {out:?}");
+    }
 }

@@ -529,7 +529,7 @@ impl Backend for Fake {
                         output: format!("{command} on {}", job.target.name),
                         ..CommandOutput::default()
                     };
-                    w.say(id, at, SlotBody::Output(job.id, output));
+                    w.say(id, at, SlotBody::Output(job.id, Box::new(output)));
                 }
                 Act::Finish(outcome) => {
                     let message = scripted_message(outcome, job.attempt, &label(id));

@@ -244,6 +244,7 @@ fn counters_count_every_connection_login_and_command() {
         auth_failed: 1,
         commands: 3,
         method_queries: 0,
+        channels_done: 3,
         aaa_unavailable: 0,
         ..Default::default()
     };

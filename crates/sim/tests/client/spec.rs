@@ -46,10 +46,20 @@ fn a_taken_port_names_the_device_and_address() {
 
 #[test]
 fn unknown_names_and_bad_numbers_are_refused() {
-    assert_eq!(
-        "juniper".parse::<Platform>().unwrap_err().to_string(),
-        "unknown platform \"juniper\" (supported: cisco_ios, cisco_xe, linux)"
+    let unknown = "juniper_screenos"
+        .parse::<Platform>()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unknown.starts_with("unknown platform \"juniper_screenos\" (supported: arista_eos, "),
+        "{unknown}"
     );
+    assert!(unknown.contains(", juniper, juniper_junos, "), "{unknown}");
+    assert_eq!(
+        "juniper".parse::<Platform>().unwrap().as_str(),
+        "juniper_junos"
+    );
+    assert_eq!("cisco_xe".parse::<Platform>().unwrap(), Platform::CiscoIos);
     assert!(
         parse_fault_shares("hang=1%")
             .unwrap_err()
@@ -72,7 +82,7 @@ fn unknown_names_and_bad_numbers_are_refused() {
     .unwrap();
     assert!(
         err.to_string()
-            .contains("enable-fail applies to cisco_ios only"),
+            .contains("enable-fail applies to platforms with enable only (cisco_ios, "),
         "{err}"
     );
     let mut keyed = DeviceSpec::new("srv1", Platform::Linux);
