@@ -616,7 +616,7 @@ fn read_until_prompt_from<S: CliStream, T>(
         }
         let n = stream
             .read_some(buf, deadline, stage)
-            .map_err(|e| no_prompt(e, &seen))?;
+            .map_err(|e| unrecognised(e, &seen, Stage::Prompt, "prompt"))?;
         if n == 0 {
             return Err(SessionError::Lost {
                 stage,
@@ -628,31 +628,6 @@ fn read_until_prompt_from<S: CliStream, T>(
             let excess = seen.len() - 64 * 1024;
             seen.drain(..excess);
         }
-    }
-}
-
-/// A timeout while learning the prompt is a protocol error when the device did talk (it
-/// just never showed anything prompt-like), and a timeout when it stayed silent.
-fn no_prompt(err: SessionError, seen: &[u8]) -> SessionError {
-    match err {
-        SessionError::Timeout { .. } if seen.iter().any(|b| !b.is_ascii_whitespace()) => {
-            let (text, _) = text::clean(seen, true);
-            let line = text
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            let shown: String = line.trim().chars().take(40).collect();
-            SessionError::Protocol {
-                stage: Stage::Prompt,
-                detail: format!(
-                    "no prompt recognised in {} bytes of output (last line {shown:?})",
-                    seen.len()
-                ),
-                source: None,
-            }
-        }
-        other => other,
     }
 }
 
