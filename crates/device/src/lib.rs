@@ -139,6 +139,20 @@ pub fn run_job(job: &Job, ctx: &SessionContext, on_stage: &mut dyn FnMut(Stage))
     }
 }
 
+/// The commands `job` will send, as its platform names them (`@version` → `show version`),
+/// for what a pool prepares before the device is contacted. `None` where only the session
+/// can tell: autodetect, a user-defined platform, an unknown platform or named command.
+pub fn planned_commands(job: &Job) -> Option<Vec<String>> {
+    if job.platform_definition.is_some() {
+        return None;
+    }
+    let platform = netsweep_platform::builtin()
+        .resolve(&job.target.platform)?
+        .platform;
+    let commands = platform::commands_for(job, &platform).ok()?;
+    Some(commands.into_iter().map(|c| c.command).collect())
+}
+
 /// [`run_job`] with an explicit platform: a test's variant of a table platform (e.g. without
 /// its paging-off commands).
 pub fn run_job_with_platform(

@@ -95,6 +95,9 @@ pub(crate) trait Backend {
     fn peak_worker_rss_kib(&self) -> u64 {
         0
     }
+    /// Compiles before the first device what the sweep will parse (see
+    /// [`crate::parse::ParsePlan`]), where workers will find it.
+    fn prepare_parse(&mut self, _plan: &crate::parse::ParsePlan) {}
     /// Releases what outlives single workers (the fork server) once every worker is gone.
     fn shutdown(&mut self) {}
     /// The stage of `job` in `slot` where the worker records it in place rather than in

@@ -151,6 +151,10 @@ impl<B: Backend, C: Clock> Executor for Dispatcher<B, C> {
         cancel: &Cancel,
         on_event: &mut dyn FnMut(PoolEvent),
     ) -> Result<RunStats, PoolError> {
+        let plan = crate::parse::ParsePlan::of(&jobs);
+        if !plan.is_empty() {
+            self.backend.prepare_parse(&plan);
+        }
         let (tx, rx) = mpsc::channel();
         let controls = &self.config.controls;
         let mut queue = Queue::new(controls.max_per_group, &jobs);

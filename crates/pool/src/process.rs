@@ -98,6 +98,8 @@ pub(crate) struct ProcessBackend {
     fork_server: Option<ForkServer>,
     /// The known_hosts file of the latest job, for the fork server to read before it forks.
     known_hosts: Option<PathBuf>,
+    /// What the sweep will parse, for each fork server to compile before it forks.
+    parse_plan: Option<crate::parse::ParsePlan>,
     workers: Vec<Option<Worker>>,
 }
 
@@ -116,6 +118,7 @@ impl ProcessBackend {
             start,
             fork_server: None,
             known_hosts: None,
+            parse_plan: None,
             workers: Vec::new(),
         }
     }
@@ -184,7 +187,12 @@ impl ProcessBackend {
                 None => match ForkServer::start(self.command(), |stderr| {
                     forward_logs(stderr, "fork-server")
                 }) {
-                    Ok(server) => self.fork_server.insert(server),
+                    Ok(server) => {
+                        if let Some(plan) = &self.parse_plan {
+                            server.prepare_parse(plan);
+                        }
+                        self.fork_server.insert(server)
+                    }
                     Err(crate::ForkServerError::Gone) => continue,
                     Err(e) => return Err(failed(e)),
                 },
@@ -329,6 +337,13 @@ impl Backend for ProcessBackend {
 
     fn peak_worker_rss_kib(&self) -> u64 {
         self.peak_rss_kib.load(Ordering::Relaxed)
+    }
+
+    fn prepare_parse(&mut self, plan: &crate::parse::ParsePlan) {
+        if let Some(server) = &self.fork_server {
+            server.prepare_parse(plan);
+        }
+        self.parse_plan = Some(plan.clone());
     }
 
     fn shutdown(&mut self) {

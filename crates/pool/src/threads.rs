@@ -58,6 +58,10 @@ impl ThreadBackend {
 }
 
 impl Backend for ThreadBackend {
+    fn prepare_parse(&mut self, plan: &crate::parse::ParsePlan) {
+        plan.compile();
+    }
+
     fn spawn(
         &mut self,
         slot: usize,

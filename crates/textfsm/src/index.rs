@@ -296,7 +296,7 @@ impl CliTable {
         let row = match known {
             Some(row) => row,
             None => {
-                let attributes = [("Command", command), ("Platform", platform)];
+                let attributes = [("Platform", platform), ("Command", command)];
                 let row = self.index.find(&attributes)?.map(|row| row.position);
                 self.found
                     .write()
@@ -330,6 +330,15 @@ impl CliTable {
         Ok(Arc::clone(
             compiled.entry(name.to_string()).or_insert(template),
         ))
+    }
+
+    /// Finds and compiles now everything a parse of this platform and command would: the
+    /// index rows up to the matching one and its templates (see [`Template::prepare`]).
+    pub fn prepare(&self, platform: &str, command: &str) -> Result<(), Error> {
+        for name in self.templates_for(platform, command)? {
+            self.template(name)?.prepare();
+        }
+        Ok(())
     }
 
     /// Parses a command's output with the templates the index chooses.

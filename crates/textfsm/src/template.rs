@@ -223,6 +223,43 @@ impl Template {
     pub fn origin(&self) -> Option<&Path> {
         self.origin.as_deref()
     }
+
+    /// Compiles now what a parse of ASCII text would compile when first needed: the
+    /// automaton of every run of rules a line can be tried from, and the groups of every
+    /// rule that assigns a value.
+    ///
+    /// Why: a process pool's workers are forked from one server; what it compiles before
+    /// forking, every worker has for free, where each would otherwise compile the same
+    /// automata on its first device. Errors are left for the parse that meets them.
+    pub fn prepare(&self) {
+        for state in &self.states {
+            // Where a line's search can start: the first rule, the rule after each
+            // `Continue`, and the rule after each run (the next backtracking rule or beyond).
+            let mut starts: Vec<usize> = std::iter::once(0)
+                .chain(
+                    state
+                        .rules
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.line_op == LineOp::Continue)
+                        .map(|(i, _)| i + 1),
+                )
+                .collect();
+            while let Some(from) = starts.pop() {
+                if from >= state.rules.len() {
+                    continue;
+                }
+                match state.run(from) {
+                    Ok(Some(run)) if run.end < state.rules.len() => starts.push(run.end),
+                    Ok(None) => starts.push(from + 1),
+                    _ => {}
+                }
+            }
+            for rule in state.rules.iter().filter(|r| !r.assign.is_empty()) {
+                let _ = rule.groups_regex(true);
+            }
+        }
+    }
 }
 
 impl State {
@@ -828,5 +865,40 @@ mod tests {
         assert_eq!(substitute("^$A.b", &values).unwrap(), "^(?P<A>x).b");
         assert!(substitute("^${B}", &values).is_err());
         assert!(substitute("^a$", &values).is_err());
+    }
+
+    #[test]
+    fn prepare_compiles_every_run_a_line_can_start_from() {
+        // Searches start at rule 0, after the Continue (2), after the backtracking rule (4).
+        const TEXT: &str = "Value A (\\S+)\nValue B (\\d+)\n\nStart\n  ^a ${A}\n  \
+                            ^x -> Continue\n  ^b ${B}\n  ^(?=c)c\n  ^d -> Record\n";
+        let template = Template::parse(TEXT).unwrap();
+        let state = &template.states[0];
+        let compiled = || -> Vec<usize> {
+            (0..state.rules.len())
+                .filter(|&i| state.runs[i].get().is_some())
+                .collect()
+        };
+        let groups = || -> Vec<bool> {
+            state
+                .rules
+                .iter()
+                .filter(|r| !r.assign.is_empty())
+                .map(|r| r.ascii_groups.get().is_some())
+                .collect()
+        };
+        // Reading compiles the runs that check every pattern; groups wait for a match.
+        assert_eq!(compiled(), [0, 4]);
+        assert_eq!(groups(), [false, false]);
+        template.prepare();
+        assert_eq!(compiled(), [0, 2, 4]);
+        assert_eq!(groups(), [true, true]);
+        // What parsing needs is there: the same rows as an unprepared template's.
+        let fresh = Template::parse(TEXT).unwrap();
+        let text = "a one\nx\nb 2\nc\nd\n";
+        assert_eq!(
+            template.parse_text(text).unwrap().rows,
+            fresh.parse_text(text).unwrap().rows
+        );
     }
 }

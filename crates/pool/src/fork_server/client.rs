@@ -26,7 +26,7 @@ use nix::sys::socket::{
 use nix::unistd::{Pid, pipe2};
 
 use super::notice::{NOTICE_LEN, Notice};
-use super::{FORK_SERVER_ARG, MAX_REQUEST, errno};
+use super::{FORK_SERVER_ARG, MAX_REQUEST, PREPARE_PARSE, SPAWN, errno};
 use crate::backend::ExitInfo;
 use crate::reap::{AFTER_KILL, poll_child, wait_or_kill};
 
@@ -209,6 +209,25 @@ impl ForkServer {
         Arc::clone(&self.exits)
     }
 
+    /// Has the server compile what the sweep will parse before its next fork, so that every
+    /// worker forked after it has the automata. Best effort: a plan too large for one
+    /// request, or a server gone, leaves each worker to compile for itself.
+    pub(crate) fn prepare_parse(&self, plan: &crate::parse::ParsePlan) {
+        let Ok(json) = serde_json::to_vec(plan) else {
+            return;
+        };
+        if json.len() + 1 > MAX_REQUEST {
+            return;
+        }
+        let _ = sendmsg::<UnixAddr>(
+            self.control.as_raw_fd(),
+            &[IoSlice::new(&[PREPARE_PARSE]), IoSlice::new(&json)],
+            &[],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        );
+    }
+
     /// Forks a new worker with fresh pipes for its stdin, stdout and stderr, its known_hosts
     /// cache brought up to date with `known_hosts` first.
     pub(crate) fn spawn(&self, known_hosts: Option<&Path>) -> Result<Forked, ForkServerError> {
@@ -225,7 +244,7 @@ impl ForkServer {
         let path = if path.len() < MAX_REQUEST { path } else { &[] };
         sendmsg::<UnixAddr>(
             self.control.as_raw_fd(),
-            &[IoSlice::new(b"S"), IoSlice::new(path)],
+            &[IoSlice::new(&[SPAWN]), IoSlice::new(path)],
             &[ControlMessage::ScmRights(&fds)],
             MsgFlags::MSG_NOSIGNAL,
             None,

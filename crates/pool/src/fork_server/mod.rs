@@ -20,7 +20,8 @@
 //! per request or notice:
 //! - coordinator → server: `S`, then the known_hosts path the sweep uses if known, with the new
 //!   worker's stdin, stdout and stderr as `SCM_RIGHTS` (the server reads that file before it
-//!   forks, so workers inherit it parsed);
+//!   forks, so workers inherit it parsed); or `P`, then the sweep's parse plan as JSON (the
+//!   server compiles those templates before its next fork; no answer);
 //! - server → coordinator: 12-byte notices (ready, spawned, fork failed, exited, killed),
 //!   defined in [`notice`].
 
@@ -37,8 +38,13 @@ use nix::errno::Errno;
 /// The argument that makes `netsweep-worker` a fork server.
 pub(crate) const FORK_SERVER_ARG: &str = "--fork-server";
 
-/// Longest spawn request: `S` and a path.
-const MAX_REQUEST: usize = 4096;
+/// Longest request: `S` and a path, or `P` and a parse plan.
+const MAX_REQUEST: usize = 64 * 1024;
+
+/// Request: fork a worker.
+const SPAWN: u8 = b'S';
+/// Request: compile a parse plan.
+const PREPARE_PARSE: u8 = b'P';
 
 /// The errno behind an I/O error (EIO if it has none).
 fn errno(e: std::io::Error) -> Errno {

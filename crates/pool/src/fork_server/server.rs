@@ -21,7 +21,7 @@ use nix::unistd::{ForkResult, Pid, getpid, getppid, setpgid};
 use netsweep_device::SessionContext;
 
 use super::notice::Notice;
-use super::{MAX_REQUEST, errno};
+use super::{MAX_REQUEST, PREPARE_PARSE, errno};
 
 /// The server's own name in `ps` (15 bytes at most), so it is never mistaken for a worker.
 const SERVER_NAME: &std::ffi::CStr = c"nsw-fork-server";
@@ -73,6 +73,7 @@ fn serve_inner(worker: fn(&SessionContext) -> u8) -> Result<(), Errno> {
     )?;
 
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 3]);
+    let mut buffer = vec![0u8; MAX_REQUEST];
     loop {
         let mut fds = [
             PollFd::new(control.as_fd(), PollFlags::POLLIN),
@@ -92,8 +93,7 @@ fn serve_inner(worker: fn(&SessionContext) -> u8) -> Result<(), Errno> {
         if !request {
             continue;
         }
-        let mut request = [0u8; MAX_REQUEST];
-        let mut iov = [std::io::IoSliceMut::new(&mut request)];
+        let mut iov = [std::io::IoSliceMut::new(&mut buffer)];
         let received = match recvmsg::<UnixAddr>(
             control.as_raw_fd(),
             &mut iov,
@@ -119,6 +119,14 @@ fn serve_inner(worker: fn(&SessionContext) -> u8) -> Result<(), Errno> {
                 );
             }
         }
+        if buffer[0] == PREPARE_PARSE {
+            if let Ok(plan) = serde_json::from_slice::<crate::parse::ParsePlan>(&buffer[1..length])
+            {
+                plan.compile();
+                release_free_memory();
+            }
+            continue;
+        }
         let Ok(stdio) = <[OwnedFd; 3]>::try_from(passed) else {
             notify(
                 &control,
@@ -129,7 +137,7 @@ fn serve_inner(worker: fn(&SessionContext) -> u8) -> Result<(), Errno> {
             continue;
         };
         if length > 1 {
-            let path = std::ffi::OsStr::from_bytes(&request[1..length]);
+            let path = std::ffi::OsStr::from_bytes(&buffer[1..length]);
             if ctx.preload_known_hosts(Path::new(path)) {
                 release_free_memory();
             }
