@@ -3,7 +3,7 @@
 //! contacting nothing, and a change killed half way that resumes without applying anything
 //! twice to a device that already has a record.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -27,6 +27,30 @@ fn fleet(count: usize, latency: Duration) -> TestFleet {
     .unwrap()
     .devices;
     TestFleet::start(devices)
+}
+
+/// Every device's running configuration, read by a separate `show` sweep.
+fn running_configs(fleet: &TestFleet) -> HashMap<String, String> {
+    let cmd = netsweep_run(
+        fleet,
+        &[
+            "-c",
+            "show running-config",
+            "--format",
+            "jsonl",
+            "--pool",
+            "threads",
+            "--no-journal",
+        ],
+    );
+    let shown = run_with_limit(cmd, Duration::from_secs(60));
+    json_lines(&shown.stdout)
+        .into_iter()
+        .map(|r| {
+            let output = r["outputs"][0]["output"].as_str().unwrap_or_default();
+            (r["device"].as_str().unwrap().to_owned(), output.to_owned())
+        })
+        .collect()
 }
 
 fn by_device(records: &[serde_json::Value], name: &str) -> serde_json::Value {
@@ -92,24 +116,7 @@ fn a_templated_change_is_applied_saved_and_diffed_and_a_refused_line_is_config_e
     assert!(out.stdout.contains("config_error") || out.stderr.contains("config_error"));
 
     // A separate `show` sweep reads the change back.
-    let cmd = netsweep_run(
-        &fleet,
-        &[
-            "-c",
-            "show running-config",
-            "--format",
-            "jsonl",
-            "--pool",
-            "threads",
-            "--no-journal",
-        ],
-    );
-    let shown = run_with_limit(cmd, Duration::from_secs(60));
-    let shown = json_lines(&shown.stdout);
-    let running = by_device(&shown, "sim0002")["outputs"][0]["output"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let running = running_configs(&fleet).remove("sim0002").unwrap();
     assert!(
         running.contains("\nsnmp-server location rack-sim0002\n"),
         "{running}"
@@ -266,4 +273,138 @@ fn a_change_killed_half_way_resumes_without_applying_twice_to_finished_devices()
             assert!(applied >= 5, "{}: {applied}", device.name);
         }
     }
+}
+
+/// The fleet's devices as a grouped inventory using `vars:` at every level: `defaults:`,
+/// `group_vars:` (the `core` section and the extra group `lab`) and entries. `sim0003` has
+/// no `location`.
+fn inventory_with_vars(fleet: &TestFleet) -> std::path::PathBuf {
+    let mut yaml = String::from(
+        "defaults:
+  device_type: cisco_ios
+  vars: {ntp: 10.0.0.1, contact: noc}
+group_vars:
+  core: {ntp: 10.0.0.2}
+  lab: {contact: lab-team, ntp: 10.0.0.3}
+",
+    );
+    let extra = |name: &str| match name {
+        "sim0001" => "    groups: [lab]\n    vars: {location: rack-1}\n",
+        "sim0002" => "    vars: {location: rack-2, contact: desk}\n",
+        "sim0003" => "",
+        _ => "    vars: {location: rack-4}\n",
+    };
+    for (i, d) in fleet.fleet.devices().iter().enumerate() {
+        if i == 0 {
+            yaml.push_str("core:\n");
+        } else if i == 2 {
+            yaml.push_str("edge:\n");
+        }
+        yaml.push_str(&format!(
+            "  - name: {}\n    host: '{}'\n    port: {}\n    username: '{}'\n    password: '{}'\n    secret: '{}'\n{}",
+            d.name,
+            d.addr.ip(),
+            d.addr.port(),
+            d.username,
+            d.password,
+            d.secret,
+            extra(&d.name)
+        ));
+    }
+    write_file(fleet.dir.path(), "vars.yaml", &yaml)
+}
+
+const VARS_CHANGE: &str = "\
+snmp-server location {{ location }}
+snmp-server contact {{ vars.contact }}
+ntp server {{ ntp }}
+";
+
+#[test]
+fn inventory_vars_render_per_device_and_a_device_lacking_one_is_config_error() {
+    let fleet = fleet(4, Duration::ZERO);
+    let dir = fleet.dir.path();
+    let inventory = inventory_with_vars(&fleet);
+    let change = write_file(dir, "vars.j2", VARS_CHANGE);
+    let run = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(bin("netsweep"));
+        cmd.arg("run")
+            .arg("--inventory")
+            .arg(&inventory)
+            .arg("--known-hosts")
+            .arg(&fleet.known_hosts)
+            .arg("--config")
+            .arg(&change)
+            .args(extra);
+        run_with_limit(cmd, Duration::from_secs(60))
+    };
+
+    // Dry run: entry > later group > earlier group > defaults, and nothing contacted.
+    let out = run(&["--dry-run"]);
+    assert_eq!(
+        out.code(),
+        Some(1),
+        "one device cannot render: {}",
+        out.stderr
+    );
+    for expected in [
+        // `lab` (listed after `core`) wins over `core`, the entry's location over nothing.
+        "# sim0001 (cisco_ios)\nsnmp-server location rack-1\nsnmp-server contact lab-team\nntp server 10.0.0.3\n",
+        // The entry's own contact over the defaults', `core`'s ntp over the defaults'.
+        "# sim0002 (cisco_ios)\nsnmp-server location rack-2\nsnmp-server contact desk\nntp server 10.0.0.2\n",
+        // No group vars: the defaults'.
+        "# sim0004 (cisco_ios)\nsnmp-server location rack-4\nsnmp-server contact noc\nntp server 10.0.0.1\n",
+    ] {
+        assert!(out.stdout.contains(expected), "{}", out.stdout);
+    }
+    assert!(
+        out.stdout
+            .contains("# sim0003 (cisco_ios): config_error: undefined value"),
+        "{}",
+        out.stdout
+    );
+    for d in fleet.fleet.devices() {
+        assert_eq!(fleet.fleet.counters(&d.name).unwrap().connections, 0);
+    }
+
+    // The real change: sim0003 fails uncontacted, the others apply their own lines.
+    let out = run(&["--format", "jsonl", "--pool", "threads", "--no-journal"]);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    let records = json_lines(&out.stdout);
+    let failed = by_device(&records, "sim0003");
+    assert_eq!(failed["status"], "config_error", "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("undefined"),
+        "{failed}"
+    );
+    assert_eq!(fleet.fleet.counters("sim0003").unwrap().connections, 0);
+    for name in ["sim0001", "sim0002", "sim0004"] {
+        let r = by_device(&records, name);
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(
+            fleet.fleet.counters(name).unwrap().config_lines,
+            3,
+            "{name}"
+        );
+    }
+
+    // A separate `show` sweep reads the var-rendered lines back.
+    let mut shown = running_configs(&fleet);
+    for (name, lines) in [
+        ("sim0001", ["rack-1", "lab-team", "10.0.0.3"]),
+        ("sim0002", ["rack-2", "desk", "10.0.0.2"]),
+        ("sim0004", ["rack-4", "noc", "10.0.0.1"]),
+    ] {
+        let running = &shown[name];
+        let [location, contact, ntp] = lines;
+        for line in [
+            format!("\nsnmp-server location {location}\n"),
+            format!("\nsnmp-server contact {contact}\n"),
+            format!("\nntp server {ntp}\n"),
+        ] {
+            assert!(running.contains(&line), "{name}: {line:?} not in {running}");
+        }
+    }
+    let untouched = shown.remove("sim0003").unwrap();
+    assert!(!untouched.contains("snmp-server location"), "{untouched}");
 }

@@ -3,7 +3,9 @@
 //!
 //! A change file (or `--config-line`s) is a minijinja template rendered once per device, in
 //! the coordinator, before any session starts, with the device's inventory fields (`name`,
-//! `host`, `port`, `platform`, `username`, `groups`). Undefined variables are errors
+//! `host`, `port`, `platform`, `username`, `groups`) and its inventory `vars:`, both as
+//! `vars.NAME` and as `NAME` (the inventory refuses a var named like a field, so neither
+//! hides the other; the fields would win). Undefined variables are errors
 //! (strict): such a device gets `config_error` without being contacted, and the others go
 //! on. Rendered lines are sent as they are; blank lines are dropped. This module does no
 //! device I/O and never prints: `--dry-run`'s text is returned to the caller.
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use minijinja::{Environment, UndefinedBehavior};
+use netsweep_inventory::Vars;
 use netsweep_protocol::{
     ChangeReport, ConfigChange, DeviceRecord, DeviceTarget, Outcome, RejectedLine,
 };
@@ -21,10 +24,12 @@ use netsweep_protocol::{
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Configuration changes")]
 pub struct ChangeArgs {
-    /// Enter configuration mode and send this file's lines (a minijinja template rendered
-    /// per device: `{{ name }}`, `{{ host }}`, `{{ platform }}`, `{{ groups }}`; an undefined
-    /// variable fails that device's change before it is contacted). `-c` commands run before
-    /// the change, `--after-command`s after it, in the same session.
+    /// Enter configuration mode and send this file's lines: a minijinja template rendered
+    /// per device with its inventory fields (`{{ name }}`, `{{ host }}`, `{{ port }}`,
+    /// `{{ platform }}`, `{{ username }}`, `{{ groups }}`) and its inventory `vars:` (entry >
+    /// groups > defaults), as `{{ NAME }}` or `{{ vars.NAME }}`. An undefined variable fails
+    /// that device's change before it is contacted; --dry-run shows every device's lines.
+    /// `-c` commands run before the change, `--after-command`s after it, in the same session.
     #[arg(long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -126,9 +131,17 @@ impl ChangePlan {
         }))
     }
 
-    /// The device's lines, or why they could not be rendered.
-    pub(crate) fn render(&self, target: &DeviceTarget) -> Result<ConfigChange, String> {
+    /// The device's lines, or why they could not be rendered. `vars` are the device's
+    /// inventory vars (`InventoryDevice::vars`).
+    pub(crate) fn render(
+        &self,
+        target: &DeviceTarget,
+        vars: &Vars,
+    ) -> Result<ConfigChange, String> {
         let template = self.env.get_template(TEMPLATE).map_err(|e| describe(&e))?;
+        let vars = minijinja::Value::from_serialize(vars);
+        // Leftmost wins: the fields over a var of the same name, which the inventory refuses
+        // anyway (`RESERVED_VAR_NAMES`).
         let text = template
             .render(minijinja::context! {
                 name => &target.name,
@@ -137,6 +150,8 @@ impl ChangePlan {
                 platform => &target.platform,
                 username => &target.username,
                 groups => &target.groups,
+                vars => &vars,
+                ..vars.clone()
             })
             .map_err(|e| describe(&e))?;
         let lines = text
@@ -221,4 +236,68 @@ fn describe(e: &minijinja::Error) -> String {
         text.push_str(&format!(" (line {line})"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(line: &str) -> ChangePlan {
+        let flags = ChangeArgs {
+            config_lines: vec![line.to_owned()],
+            ..ChangeArgs::default()
+        };
+        ChangePlan::load(&flags).unwrap().unwrap()
+    }
+
+    fn target() -> DeviceTarget {
+        DeviceTarget {
+            name: "r1".into(),
+            host: "127.0.0.1".into(),
+            port: 22,
+            platform: "cisco_ios".into(),
+            username: "u".into(),
+            transport: netsweep_protocol::Transport::Ssh,
+            password: None,
+            secret: None,
+            key_file: None,
+            groups: vec!["core".into()],
+            ssh: Default::default(),
+        }
+    }
+
+    #[test]
+    fn vars_are_seen_at_the_top_level_and_under_vars_beside_the_fields() {
+        let vars: Vars = serde_json::from_str(
+            r#"{"vlan": 20, "ntp": {"servers": ["10.0.0.1", "10.0.0.2"]}, "name": "a var"}"#,
+        )
+        .unwrap();
+        let change = plan(
+            "vlan {{ vlan }} {{ vars.vlan + 1 }}\n\
+             {% for s in ntp.servers %}ntp server {{ s }}\n{% endfor %}\
+             hostname {{ name }} {{ vars.name }}",
+        )
+        .render(&target(), &vars)
+        .unwrap();
+        assert_eq!(
+            change.lines,
+            [
+                "vlan 20 21",
+                "ntp server 10.0.0.1",
+                "ntp server 10.0.0.2",
+                // The inventory refuses such a var; if one got through, the field wins.
+                "hostname r1 a var",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_reserved_field_name_is_a_field_templates_see() {
+        for name in netsweep_inventory::RESERVED_VAR_NAMES {
+            let rendered = plan(&format!("x {{{{ {name} }}}}")).render(&target(), &Vars::new());
+            assert!(rendered.is_ok(), "{name}: {rendered:?}");
+        }
+        let missing = plan("x {{ vlan }}").render(&target(), &Vars::new());
+        assert!(missing.unwrap_err().contains("undefined"));
+    }
 }

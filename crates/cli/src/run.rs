@@ -101,16 +101,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitStatus> {
     // Devices whose change cannot be rendered end here, uncontacted; the rest go on.
     let mut unrendered = Vec::new();
     if let Some(plan) = &change_plan {
-        jobs.retain_mut(|job| match plan.render(&job.target) {
-            Ok(change) => {
-                job.change = Some(change);
-                true
+        // One job per selected device, in order (`build_jobs`); vars stay in the inventory,
+        // they never travel to workers.
+        for (job, device) in jobs.iter_mut().zip(&selected) {
+            debug_assert_eq!(job.target.name, device.target.name);
+            match plan.render(&job.target, &device.vars) {
+                Ok(change) => job.change = Some(change),
+                Err(e) => {
+                    unrendered.push((job.id, crate::change::render_failure(&job.target, e)));
+                }
             }
-            Err(e) => {
-                unrendered.push((job.id, crate::change::render_failure(&job.target, e)));
-                false
-            }
-        });
+        }
+        jobs.retain(|job| job.change.is_some());
     }
 
     warn_of_clear_text(&jobs);
@@ -437,7 +439,7 @@ fn dry_run(plan: &crate::change::ChangePlan, selected: &[&InventoryDevice]) -> E
     let mut stdout = std::io::stdout().lock();
     let mut failed = 0usize;
     for device in selected {
-        let rendered = plan.render(&device.target);
+        let rendered = plan.render(&device.target, &device.vars);
         failed += usize::from(rendered.is_err());
         let _ = stdout.write_all(crate::change::dry_run_text(&device.target, &rendered).as_bytes());
     }

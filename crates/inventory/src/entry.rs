@@ -6,8 +6,9 @@
 //! credential into a problem message.
 //!
 //! The reader's parts: `fields` (the tables of spellings), `credentials`, `jump` (`jump_host:`
-//! hops and the SSH settings), `simulate` (the `simulate:` block) and `names` (default names
-//! and duplicates); here, the document's shape,
+//! hops and the SSH settings), `simulate` (the `simulate:` block), `vars` (`vars:` and
+//! `group_vars:`, merged key by key) and `names` (default names and duplicates); here, the
+//! document's shape,
 //! `defaults:` merging and the plain fields.
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,16 +21,18 @@ use netsweep_protocol::{DeviceTarget, Transport};
 use crate::duration;
 use crate::error::{Location, Problem, ProblemKind};
 use crate::node::{Kind, Node, Typed};
-use crate::{InventoryDevice, PLATFORMS_KEY, TimeoutOverrides};
+use crate::{GROUP_VARS_KEY, InventoryDevice, PLATFORMS_KEY, TimeoutOverrides};
 
 mod credentials;
 mod fields;
 mod jump;
 mod names;
 mod simulate;
+mod vars;
 
 use fields::{DEFAULTS_FIELDS, ENTRY_FIELDS, FIELDS, NETMIKO_OPTIONS, Slot, closest};
 pub(crate) use names::{Partial, Partials};
+use vars::SharedVars;
 
 /// Line and column in the inventory file.
 type Position = (u64, u64);
@@ -53,6 +56,14 @@ pub(crate) struct Reader<'a> {
 struct DeviceType {
     platform: String,
     transport: Option<Transport>,
+}
+
+/// What every entry of a grouped inventory inherits: `defaults:`'s fields (merged slot by
+/// slot) and the vars of `defaults:` and `group_vars:` (merged key by key).
+#[derive(Default)]
+struct Inherited<'n> {
+    fields: Fields<'n>,
+    vars: SharedVars,
 }
 
 /// The field map of one entry (or of `defaults:`) after spelling checks.
@@ -123,6 +134,7 @@ impl<'a> Reader<'a> {
     pub fn read_document(&mut self, root: Node) -> (Partials, Vec<String>) {
         let mut devices = Partials::default();
         let mut groups: Vec<String> = Vec::new();
+        let mut group_vars_named_at = Vec::new();
         let described = root.describe();
         let Node { kind, line, column } = root;
         // Stands for the document in problems about its overall shape.
@@ -136,7 +148,7 @@ impl<'a> Reader<'a> {
             Kind::Seq(entries) => {
                 devices.reserve_exact(entries.len());
                 for entry in entries {
-                    if let Some(d) = self.read_entry(&entry, None, &Fields::new()) {
+                    if let Some(d) = self.read_entry(&entry, None, &Inherited::default()) {
                         devices.push(d);
                     }
                 }
@@ -158,12 +170,28 @@ impl<'a> Reader<'a> {
                     .iter()
                     .position(|(k, _)| k.text() == Some("defaults"))
                     .map(|i| pairs.remove(i).1);
-                let defaults = match &defaults {
+                let group_vars = pairs
+                    .iter()
+                    .position(|(k, _)| k.text() == Some(GROUP_VARS_KEY))
+                    .map(|i| pairs.remove(i).1);
+                let mut defaults = match &defaults {
                     Some(node) => {
                         self.has_defaults = true;
                         self.read_defaults(node)
                     }
                     None => Fields::new(),
+                };
+                // Vars merge key by key, not as a slot an entry's own `vars:` would hide.
+                let mut shared = SharedVars::default();
+                if let Some(f) = defaults.remove(&Slot::Vars) {
+                    shared.defaults = self.vars(f.value, "defaults.vars").unwrap_or_default();
+                }
+                if let Some(node) = &group_vars {
+                    self.group_vars(node, &mut shared);
+                }
+                let mut inherited = Inherited {
+                    fields: defaults,
+                    vars: shared,
                 };
                 let entry_count = pairs
                     .iter()
@@ -201,7 +229,7 @@ impl<'a> Reader<'a> {
                     }
                     if let Kind::Seq(entries) = value.kind {
                         for entry in entries {
-                            if let Some(d) = self.read_entry(&entry, Some(&group), &defaults) {
+                            if let Some(d) = self.read_entry(&entry, Some(&group), &inherited) {
                                 devices.push(d);
                             }
                         }
@@ -210,6 +238,7 @@ impl<'a> Reader<'a> {
                         groups.push(group);
                     }
                 }
+                group_vars_named_at = std::mem::take(&mut inherited.vars.named_at);
             }
             _ => self.structure(
                 &whole,
@@ -226,6 +255,7 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        self.check_group_vars_groups(&group_vars_named_at, &groups);
         (devices, groups)
     }
 
@@ -300,7 +330,7 @@ impl<'a> Reader<'a> {
         &mut self,
         entry: &Node,
         group: Option<&str>,
-        defaults: &Fields<'_>,
+        inherited: &Inherited<'_>,
     ) -> Option<Partial> {
         let Kind::Map(pairs) = &entry.kind else {
             self.structure(
@@ -313,9 +343,10 @@ impl<'a> Reader<'a> {
             return None;
         };
         let mut fields = self.collect_fields(pairs, "device entry", ENTRY_FIELDS);
+        let own_vars = fields.remove(&Slot::Vars);
         let own_device_type = fields.contains_key(&Slot::DeviceType);
         let own_transport = fields.contains_key(&Slot::Transport);
-        for (slot, field) in defaults {
+        for (slot, field) in &inherited.fields {
             fields.entry(*slot).or_insert(*field);
         }
         let location = self.location(entry);
@@ -369,6 +400,8 @@ impl<'a> Reader<'a> {
             }
         }
         let simulate = fields.get(&Slot::Simulate).and_then(|f| self.simulate(f));
+        let own_vars = own_vars.and_then(|f| self.vars(f.value, "vars"));
+        let vars = inherited.vars.merge(&groups, own_vars);
 
         if self.problems.len() > problems_before {
             // A written name still counts: a duplicate must not hide behind another problem.
@@ -395,6 +428,7 @@ impl<'a> Reader<'a> {
                 },
                 timeouts,
                 simulate,
+                vars,
                 location,
             },
         })
@@ -632,4 +666,14 @@ impl<'a> Reader<'a> {
 
 fn position(node: &Node) -> Position {
     (u64::from(node.line), u64::from(node.column))
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`: an environment variable's name, and a name a template can write
+/// as `{{ name }}`.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -31,7 +31,7 @@
 //! `password`/`password_env`/`password_file`, `secret`/`secret_env`/`secret_file`,
 //! `key_file`, `connect_timeout`
 //! (netmiko `conn_timeout`), `command_timeout` (netmiko `timeout`, `read_timeout_override`),
-//! `deadline`, `groups`, `simulate`. Durations are `10s`, `500ms`, `2m`, `1m30s` or a
+//! `deadline`, `groups`, `simulate`, `vars`. Durations are `10s`, `500ms`, `2m`, `1m30s` or a
 //! number of seconds. Relative paths are relative to the inventory's directory.
 //!
 //! A credential written as exactly `${NAME}` is read from the environment variable `NAME`
@@ -39,6 +39,39 @@
 //! literally. `defaults:` merges shallowly: an entry that sets a field in any spelling
 //! (`ip` for `host`, `password_env` for `password`, a whole `simulate:` block) hides the
 //! default. YAML anchors and `<<:` merge keys work as well.
+//!
+//! # Variables for change templates
+//!
+//! `vars:` is a mapping of names to any YAML values (strings, numbers, booleans, lists,
+//! nested mappings), which `netsweep run --config` templates see as `{{ NAME }}` and
+//! `{{ vars.NAME }}`. It may be written on an entry, in `defaults:`, and per group under the
+//! top-level `group_vars:` (beside `defaults:`), which also reaches groups named only in
+//! entries' `groups:` lists:
+//!
+//! ```yaml
+//! defaults:
+//!   vars: {ntp_server: 10.0.0.1, vlan: 10}
+//! group_vars:
+//!   routers: {vlan: 20}
+//!   access: {vlan: 30, snmp: {contact: noc, location: lab}}
+//! routers:
+//!   - host: 127.0.1.1
+//!     groups: [access]
+//!     vars: {ntp_server: 10.9.9.9}
+//! ```
+//!
+//! Unlike other fields, vars merge **key by key** (top-level keys only; a nested mapping is
+//! replaced whole), most specific last: `defaults:`, then each of the device's groups in order
+//! — the group the entry is written under, then its `groups:` list — then the entry. A later
+//! group wins over an earlier one. Above, `127.0.1.1` gets `vlan: 30` and `ntp_server:
+//! 10.9.9.9`.
+//!
+//! A var's name must be one a template can reach (`[A-Za-z_][A-Za-z0-9_]*`) and must not be
+//! one of [`RESERVED_VAR_NAMES`] (the device's own fields, which templates see too, `vars`,
+//! and the template language's literals). A number or boolean keeps its type only when
+//! written plainly (`9000`, `-1`, `2.5`, `true`, `false`); any other spelling (`010`, `0x1F`,
+//! `1.10`, `yes`) stays the text as written, so a line renders exactly as the file says. An
+//! empty value is refused (write `''` for an empty string).
 //!
 //! # Errors
 //!
@@ -70,6 +103,22 @@ pub use error::{InventoryError, Location, MAX_DISPLAYED_PROBLEMS, Problem, Probl
 /// The top-level key under which an inventory defines its own platforms.
 pub const PLATFORMS_KEY: &str = "platforms";
 
+/// The top-level key under which an inventory gives groups their `vars:`.
+pub const GROUP_VARS_KEY: &str = "group_vars";
+
+/// Names a var may not take: the device fields a change template sees beside its vars
+/// (`name`, `host`, `port`, `platform`, `username`, `groups`), `vars` itself, and the
+/// template language's literals. Refused when the inventory is read, so a var can never be
+/// silently hidden by a device field.
+pub const RESERVED_VAR_NAMES: &[&str] = &[
+    "name", "host", "port", "platform", "username", "groups", "vars", "true", "false", "none",
+    "True", "False", "None",
+];
+
+/// A device's variables for change templates: name → YAML value (as JSON's data model), the
+/// merge of `defaults:`, its groups' and its entry's `vars:`.
+pub type Vars = serde_json::Map<String, serde_json::Value>;
+
 /// A loaded, validated inventory.
 #[derive(Clone, Debug)]
 pub struct Inventory {
@@ -94,6 +143,9 @@ pub struct InventoryDevice {
     pub timeouts: TimeoutOverrides,
     /// How `netsweep run --simulate` should make this device behave.
     pub simulate: Option<SimSettings>,
+    /// Variables for change templates, merged. Kept here, not in the `DeviceTarget`: only
+    /// the coordinator renders templates, so vars never travel to workers.
+    pub vars: Vars,
     /// Where the entry is written, for later error messages about this device.
     pub location: Location,
 }

@@ -338,6 +338,123 @@ lab:
     );
 }
 
+// ---- vars: for change templates ----
+
+/// A device's vars as JSON text, keys sorted.
+fn vars_of(inv: &Inventory, name: &str) -> String {
+    serde_json::Value::Object(inv.get(name).unwrap().vars.clone()).to_string()
+}
+
+#[test]
+fn vars_merge_key_by_key_defaults_then_groups_in_order_then_the_entry() {
+    let inv = ok("defaults:
+  device_type: cisco_ios
+  username: u
+  vars: {ntp: 10.0.0.1, vlan: 10, site: hq, snmp: {contact: noc, location: hq}}
+group_vars:
+  routers: {vlan: 20, role: router}
+  access: {vlan: 30, snmp: {contact: desk}}
+  edge: {vlan: 40}
+routers:
+  - name: r1
+    host: 127.0.0.1
+    groups: [access]
+    vars: {ntp: 10.9.9.9}
+  - name: r2
+    host: 127.0.0.2
+    groups: [edge, access]
+  - name: r3
+    host: 127.0.0.3
+    vars: {vlan: 99}
+switches:
+  - name: s1
+    host: 127.0.0.4
+");
+    // Entry > access (later) > routers > defaults; a nested mapping is replaced whole.
+    assert_eq!(
+        vars_of(&inv, "r1"),
+        r#"{"ntp":"10.9.9.9","role":"router","site":"hq","snmp":{"contact":"desk"},"vlan":30}"#
+    );
+    // The later of the entry's groups wins: access after edge.
+    assert_eq!(inv.get("r2").unwrap().vars["vlan"], 30);
+    assert_eq!(inv.get("r3").unwrap().vars["vlan"], 99);
+    // No group vars of its own: the defaults only.
+    assert_eq!(
+        vars_of(&inv, "s1"),
+        r#"{"ntp":"10.0.0.1","site":"hq","snmp":{"contact":"noc","location":"hq"},"vlan":10}"#
+    );
+    assert_eq!(inv.groups, ["routers", "switches", "access", "edge"]);
+}
+
+#[test]
+fn var_values_keep_their_type_only_when_written_plainly() {
+    let inv = ok("- name: a
+  device_type: linux
+  host: 127.0.0.1
+  username: u
+  vars:
+    mtu: 9000
+    ratio: 2.5
+    enabled: true
+    octal: 010
+    version: 15.10
+    answer: yes
+    servers: [10.0.0.1, 10.0.0.2]
+    nested: {list: [{x: 1}], 10: ten}
+    empty: ''
+");
+    assert_eq!(
+        vars_of(&inv, "a"),
+        r#"{"answer":"yes","empty":"","enabled":true,"mtu":9000,"nested":{"10":"ten","list":[{"x":1}]},"octal":"010","ratio":2.5,"servers":["10.0.0.1","10.0.0.2"],"version":"15.10"}"#
+    );
+    // Without vars anywhere a device has none.
+    let inv = ok("- {device_type: linux, host: 127.0.0.1, username: u}\n");
+    assert!(inv.devices[0].vars.is_empty());
+}
+
+#[test]
+fn bad_vars_are_refused_with_file_line_and_column() {
+    let text = err_text(
+        "defaults:
+  device_type: linux
+  username: u
+  vars: [a, b]
+group_vars:
+  routers: {my-var: 1, 2nd: x}
+  rooters: {a: 1}
+  switches: 7
+routers:
+  - host: 127.0.0.1
+    vars: {host: x, none: y, vlan: , ok: [1, ~]}
+  - host: 127.0.0.2
+    vars: 5
+switches:
+  - host: 127.0.0.3
+",
+        &[],
+    );
+    assert_eq!(
+        text,
+        "devices.yaml:4:9: `defaults.vars` must be a mapping of names to values, not a list
+devices.yaml:6:13: invalid `group_vars.routers`: `my-var` is not a name a template can use: \
+letters, digits and `_`, not starting with a digit (e.g. `my_var`)
+devices.yaml:6:24: invalid `group_vars.routers`: `2nd` is not a name a template can use: \
+letters, digits and `_`, not starting with a digit (e.g. `_2nd`)
+devices.yaml:7:3: `group_vars` names group `rooters`, which no device belongs to (a group is \
+a top-level list of entries or a name in an entry's `groups:`)
+devices.yaml:8:13: `group_vars.switches` must be a mapping of names to values, not a number
+devices.yaml:11:12: invalid `vars`: `host` is reserved: templates already see it as the \
+device's field, `vars` itself or a literal; name the var differently
+devices.yaml:11:21: invalid `vars`: `none` is reserved: templates already see it as the \
+device's field, `vars` itself or a literal; name the var differently
+devices.yaml:11:34: invalid `vars.vlan`: an empty value is not allowed; write `''` for an \
+empty string
+devices.yaml:11:46: invalid `vars.ok[1]`: an empty value is not allowed; write `''` for an \
+empty string
+devices.yaml:13:11: `vars` must be a mapping of names to values, not a number"
+    );
+}
+
 // ---- problems: exact messages, locations, and never a credential ----
 
 #[test]
@@ -357,7 +474,7 @@ fn unknown_field_names_the_field_the_position_and_a_suggestion() {
          (expected one of: name, device_type, host, ip, port, transport, username, password, password_env, \
          password_file, secret, secret_env, secret_file, key_file, key_passphrase, key_passphrase_env, key_passphrase_file, jump_host, \
          legacy_algorithms, connect_timeout, conn_timeout, \
-         command_timeout, timeout, read_timeout_override, deadline, groups, simulate)"
+         command_timeout, timeout, read_timeout_override, deadline, groups, simulate, vars)"
     );
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use netsweep_protocol::Secret;
 
-use super::{Field, Reader};
+use super::{Field, Reader, is_identifier};
 use crate::error::ProblemKind;
 
 impl Reader<'_> {
@@ -58,7 +58,7 @@ impl Reader<'_> {
         }
         let text = self.text(f)?;
         if f.name.ends_with("_env") {
-            if !is_env_name(text) {
+            if !is_identifier(text) {
                 self.invalid(f, format!("`{text}` is not an environment variable name"));
                 return None;
             }
@@ -70,7 +70,7 @@ impl Reader<'_> {
         if let Some(var) = text
             .strip_prefix("${")
             .and_then(|t| t.strip_suffix('}'))
-            .filter(|v| is_env_name(v))
+            .filter(|v| is_identifier(v))
         {
             return self.env_credential(f, field, var);
         }
@@ -157,24 +157,20 @@ fn read_secret_file(path: &Path, field: &'static str) -> Result<String, ProblemK
     Ok(value.to_owned())
 }
 
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn env_names() {
-        assert!(is_env_name("NETSWEEP_PW"));
-        assert!(is_env_name("_x1"));
-        assert!(!is_env_name("1X"));
-        assert!(!is_env_name("A-B"));
-        assert!(!is_env_name(""));
+        assert!(is_identifier("NETSWEEP_PW"));
+        assert!(is_identifier("_x1"));
+        assert!(!is_identifier("1X"));
+        assert!(!is_identifier("A-B"));
+        assert!(!is_identifier(""));
+        // A var a template could not write as `{{ name }}`.
+        assert!(!is_identifier("my-var"));
+        assert!(!is_identifier("a.b"));
+        assert!(!is_identifier("é"));
     }
 }

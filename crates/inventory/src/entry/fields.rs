@@ -27,6 +27,8 @@ pub(super) enum Slot {
     Groups,
     Simulate,
     Transport,
+    /// Merged key by key, not as one slot: see `vars.rs`.
+    Vars,
 }
 
 pub(super) const FIELDS: &[(&str, Slot)] = &[
@@ -57,6 +59,7 @@ pub(super) const FIELDS: &[(&str, Slot)] = &[
     ("deadline", Slot::Deadline),
     ("groups", Slot::Groups),
     ("simulate", Slot::Simulate),
+    ("vars", Slot::Vars),
 ];
 
 /// Every field a device entry accepts, for "expected one of" messages: the names of [`FIELDS`].
