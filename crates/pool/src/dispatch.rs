@@ -180,6 +180,7 @@ impl<B: Backend, C: Clock> Executor for Dispatcher<B, C> {
             cancel_deadline: None,
             total,
             rate: controls.connect_rate.map(|r| RateGate::new(r.interval())),
+            paced_until: None,
             canary,
             failed: 0,
             failure_limit: controls.max_failures.map(|l| l.resolve(total)),
@@ -253,6 +254,11 @@ struct Run<'a, B: Backend, C: Clock> {
     /// Jobs in the sweep.
     total: usize,
     rate: Option<RateGate>,
+    /// When the connect rate next lets a session start, if the last `dispatch` stopped at
+    /// the closed gate with a job and a worker waiting. Kept even once it has passed: the
+    /// gate may have reopened between `dispatch` and `next_wakeup` (at a high rate it
+    /// closes for microseconds), and the dispatcher must then not sleep until a message.
+    paced_until: Option<Instant>,
     canary: Option<CanaryPhase>,
     /// Devices whose final record is a failure (not `ok`, not `cancelled`).
     failed: usize,
@@ -370,6 +376,7 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
     /// connect rate and the group limit allow.
     fn dispatch(&mut self, on_event: &mut dyn FnMut(PoolEvent)) -> Result<(), PoolError> {
         let now = self.clock.now();
+        self.paced_until = None;
         while let Some(entry) = self.retries.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -384,9 +391,8 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
             if !matches!(self.slots[slot].state, SlotState::Empty | SlotState::Idle) {
                 continue;
             }
-            if let Some(rate) = &self.rate
-                && rate.closed_until(now).is_some()
-            {
+            if let Some(open) = self.rate.as_ref().and_then(|r| r.closed_until(now)) {
+                self.paced_until = Some(open);
                 break;
             }
             let Some(job) = self.queue.pop_startable() else {
@@ -452,10 +458,9 @@ impl<B: Backend, C: Clock> Run<'_, B, C> {
         {
             next = next.min(*due);
         }
-        // The next session may start then, if there is one to start.
+        // The next session may start then: `dispatch` stopped at the gate with one to start.
         if level == CancelLevel::None
-            && self.queue.might_start()
-            && let Some(open) = self.rate.as_ref().and_then(|r| r.closed_until(now))
+            && let Some(open) = self.paced_until
         {
             next = next.min(open);
         }

@@ -178,6 +178,9 @@ pub(super) struct World {
     /// collected, as `ThreadBackend` keeps it until the slot's next thread).
     cells: Vec<Option<usize>>,
     idle_waits: u32,
+    /// How far each reading of the clock moves it on: a real clock is never read twice at
+    /// the same instant.
+    drift: Duration,
 }
 
 impl World {
@@ -273,7 +276,14 @@ impl Fake {
             current: Vec::new(),
             cells: Vec::new(),
             idle_waits: 0,
+            drift: Duration::ZERO,
         })))
+    }
+
+    /// Every reading of the clock moves it on by `drift`.
+    pub fn with_drift(self, drift: Duration) -> Self {
+        self.0.borrow_mut().drift = drift;
+        self
     }
 
     /// What the worker running attempt `attempt` of job `job` does.
@@ -405,7 +415,10 @@ pub(super) fn jobs(count: u64, deadline_ms: u64) -> Vec<Job> {
 
 impl Clock for Fake {
     fn now(&self) -> Instant {
-        self.0.borrow().now
+        let mut w = self.0.borrow_mut();
+        let drift = w.drift;
+        w.now += drift;
+        w.now
     }
 
     fn recv_until(

@@ -566,6 +566,27 @@ fn sessions_start_at_the_connect_rate_across_workers_and_retries() {
 }
 
 #[test]
+fn a_gate_that_reopens_before_the_dispatcher_sleeps_does_not_hold_a_start_back() {
+    // At a million sessions a second the gate closes for a microsecond, shorter than the
+    // time between starting a device and choosing how long to sleep: the free workers must
+    // still start at once, not one per tick or per finished device.
+    for mode in MODES {
+        let fake = Fake::new(mode).with_drift(Duration::from_micros(2));
+        for job in 0..4 {
+            fake.script(job, 1, finishes_after(1000, Outcome::Ok));
+        }
+        let mut config = config(4);
+        config.controls.connect_rate = Some(ConnectRate::new(1_000_000.0).unwrap());
+        let ran = fake.run(config, jobs(4, 5000));
+        let starts = all_starts(&ran);
+        assert_eq!(starts.len(), 4, "{mode:?}");
+        for (at, job, _) in starts {
+            assert!(at < ms(1), "{mode:?}: job {job} started at {at:?}");
+        }
+    }
+}
+
+#[test]
 fn a_full_group_waits_while_the_other_devices_go_on() {
     let fake = Fake::new(Mode::Processes);
     fake.script(0, 1, finishes_after(300, Outcome::Ok))
