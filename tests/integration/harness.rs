@@ -250,15 +250,3 @@ pub fn private_worker(dir: &Path, name: &str) -> PathBuf {
     std::fs::copy(bin("netsweep-worker"), &path).unwrap();
     path
 }
-
-/// An error and its sources, `: `-joined, as the binary reports them.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
-}

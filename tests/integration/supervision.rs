@@ -365,7 +365,7 @@ fn a_worker_path_that_is_no_fork_server_is_refused_clearly() {
     let mut pool = netsweep_pool::executor(config).unwrap();
     let err = pool.run(jobs, &Cancel::new(), &mut |_| {}).unwrap_err();
     assert!(matches!(err, PoolError::ForkServer { .. }), "{err:?}");
-    let message = crate::harness::error_chain(&err);
+    let message = netsweep_protocol::error_chain(&err);
     assert!(
         message.contains(&worker.display().to_string()) && message.contains("--worker-start exec"),
         "{message}"

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use netsweep_protocol::{DeviceRecord, Job, ParseSpec, ParsedRows, ParsedValue};
+use netsweep_protocol::{DeviceRecord, Job, ParseSpec, ParsedRows, ParsedValue, error_chain};
 use netsweep_textfsm::{Cell, CliTable, Table, Template, parse_merged};
 
 /// Indexes by directory, and the user's own templates by file, compiled in this process.
@@ -109,13 +109,14 @@ pub fn parse_outputs(spec: &ParseSpec, record: &mut DeviceRecord) {
         let parsed = match own {
             Some(file) => own_template(file).and_then(|template| {
                 let name = file.display().to_string();
-                parse_merged(&[(name.as_str(), template)], &output.output).map_err(|e| chain(&e))
+                parse_merged(&[(name.as_str(), template)], &output.output)
+                    .map_err(|e| error_chain(&e))
             }),
             None => match &spec.templates {
                 Some(dir) => index(dir).and_then(|table| {
                     table
                         .parse(platform, &output.command, &output.output)
-                        .map_err(|e| chain(&e))
+                        .map_err(|e| error_chain(&e))
                 }),
                 None => Err("no template directory and no own template for this command".into()),
             },
@@ -132,7 +133,7 @@ fn index(dir: &Path) -> Result<Arc<CliTable>, String> {
     if let Some(table) = compiled.indexes.get(dir) {
         return Ok(Arc::clone(table));
     }
-    let table = Arc::new(CliTable::open(dir).map_err(|e| chain(&e))?);
+    let table = Arc::new(CliTable::open(dir).map_err(|e| error_chain(&e))?);
     compiled
         .indexes
         .insert(dir.to_path_buf(), Arc::clone(&table));
@@ -144,7 +145,7 @@ fn own_template(file: &Path) -> Result<Arc<Template>, String> {
     if let Some(template) = compiled.own.get(file) {
         return Ok(Arc::clone(template));
     }
-    let template = Arc::new(Template::from_file(file).map_err(|e| chain(&e))?);
+    let template = Arc::new(Template::from_file(file).map_err(|e| error_chain(&e))?);
     compiled
         .own
         .insert(file.to_path_buf(), Arc::clone(&template));
@@ -171,20 +172,6 @@ pub fn rows(table: &Table) -> ParsedRows {
             })
             .collect(),
     }
-}
-
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let more = inner.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]
