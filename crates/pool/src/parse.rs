@@ -12,7 +12,7 @@
 //!
 //! This module must not print or choose where templates live: the job says.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
@@ -41,8 +41,21 @@ impl ParsePlan {
     /// user-defined platform) are left out: they compile when they parse.
     pub(crate) fn of(jobs: &[Job]) -> ParsePlan {
         let mut plan = ParsePlan::default();
+        // A sweep's jobs share a handful of (device type, commands, parse spec): resolve
+        // each once, not once per device. (Named-command books are one per sweep.)
+        let mut seen = HashSet::new();
         for job in jobs {
             let Some(spec) = &job.parse else { continue };
+            let key = (
+                job.target.platform.as_str(),
+                job.commands.as_slice(),
+                spec.platform.as_str(),
+                spec.templates.as_deref(),
+                spec.own_templates.as_slice(),
+            );
+            if !seen.insert(key) {
+                continue;
+            }
             plan.own
                 .extend(spec.own_templates.iter().map(|(_, file)| file.clone()));
             let Some(dir) = &spec.templates else { continue };
